@@ -1,0 +1,89 @@
+"""
+### Model training (one DAG per model spec)
+
+Generated from every YAML spec in `include/specs/`: **ingest** the training source into bronze →
+**validate** with Great Expectations (bad rows quarantined) → **build_features** with Spark (the
+fitted feature state is stored with the model) → **train** XGBoost on Spark → **evaluate** on the
+holdout → **register** the version (native XGBoost format + sha256) → **explain** it with a SHAP
+report → **promote** it to champion only if the recorded gate passes.
+
+Trigger it from the UI form (reason, sample size) or the REST API with
+`conf={"reason": "...", "trigger_source": "api"}`; every task writes a lineage row.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+_INCLUDE = str(Path(__file__).resolve().parents[1] / "include")
+if _INCLUDE not in sys.path:
+    sys.path.insert(0, _INCLUDE)
+
+from airflow.sdk import Param, dag, task  # noqa: E402
+
+from airflow_glue import DAG_TAG, model_specs, run_lifecycle_step  # noqa: E402
+
+DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
+
+
+def training_dag(model: str, schedule: str | None, tags: list[str], owner: str) -> None:
+    @dag(
+        dag_id=f"{model}_training",
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        doc_md=__doc__,
+        tags=[DAG_TAG, "training", model, *tags],
+        default_args={**DEFAULT_ARGS, "owner": owner},
+        params={
+            "model": Param(model, type="string", enum=[model], description="Model spec to train."),
+            "reason": Param("manual retraining", type="string", minLength=1, description="Why this run."),
+            "sample_size": Param(
+                0, type="integer", minimum=0, description="Train on about this many rows (0 = all)."
+            ),
+            "trigger_source": Param("manual", type="string", enum=["manual", "api", "policy"]),
+        },
+    )
+    def training():
+        @task
+        def ingest(**context) -> dict:
+            return run_lifecycle_step("ingest", model, context, mode="training")
+
+        @task
+        def validate(batch: dict, **context) -> dict:
+            return run_lifecycle_step("validate", model, context, batch=batch)
+
+        @task
+        def build_features(batch: dict, **context) -> dict:
+            return run_lifecycle_step("build_features", model, context, batch=batch)
+
+        @task
+        def train(batch: dict, **context) -> dict:
+            return run_lifecycle_step("train", model, context, batch=batch)
+
+        @task
+        def evaluate(trained: dict, **context) -> dict:
+            return run_lifecycle_step("evaluate", model, context, trained=trained)
+
+        @task
+        def register(evaluated: dict, **context) -> dict:
+            return run_lifecycle_step("register", model, context, evaluated=evaluated)
+
+        @task
+        def explain(registered: dict, **context) -> dict:
+            return run_lifecycle_step("explain", model, context, registered=registered)
+
+        @task
+        def promote(explained: dict, **context) -> dict:
+            return run_lifecycle_step("promote", model, context, explained=explained)
+
+        promote(explain(register(evaluate(train(build_features(validate(ingest())))))))
+
+    training()
+
+
+for _spec in model_specs():
+    training_dag(_spec.name, _spec.schedule.training, _spec.tags, _spec.owner)

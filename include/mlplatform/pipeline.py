@@ -1,0 +1,589 @@
+"""The lifecycle steps, one function per DAG task, each recording its lineage.
+
+A step takes the model spec, the run context and small values from earlier steps, does its work
+on Spark and Delta, and returns a small JSON-able dict for the next step. ``run_step`` wraps every
+step in the lineage record, so the Airflow glue only translates Airflow's context.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlplatform import filestore
+from mlplatform.lineage import LineageEntry, RunContext, code_version, record_lineage
+from mlplatform.settings import Settings, get_settings
+from mlplatform.specs import ModelSpec, load_spec, spec_path
+from mlplatform.storage import StorageLayout, safe_key
+from mlplatform.tables import (
+    PLATFORM_SCHEMAS,
+    append_rows,
+    delta_version,
+    replace_partition,
+    replace_platform_partition,
+    sql_literal,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass
+class Platform:
+    """What every step needs: settings, the storage layout, the spec and the Spark session."""
+
+    settings: Settings
+    layout: StorageLayout
+    spec: ModelSpec
+    spark: SparkSession
+
+    def table(self, name: str) -> str:
+        return self.layout.platform_table(name)
+
+    def model_table(self, name: str) -> str:
+        return self.layout.model_table(self.spec.name, name)
+
+
+def open_platform(model: str, settings: Settings | None = None) -> Platform:
+    from mlplatform.spark import get_spark
+
+    settings = settings or get_settings()
+    spec = load_spec(spec_path(settings.spec_dir, model))
+    return Platform(settings, StorageLayout(settings.storage_root), spec, get_spark(settings))
+
+
+def training_batch_id(ctx: RunContext) -> str:
+    return f"train__{safe_key(ctx.run_id)}"
+
+
+def scoring_batch_id(ctx: RunContext) -> str:
+    return f"score__{ctx.ds}"
+
+
+def source_uri(p: Platform, mode: str, ds: str) -> str:
+    source = p.spec.source.training if mode == "training" else p.spec.source.scoring
+    return source.path.format(
+        storage_root=p.settings.storage_root.rstrip("/"),
+        model=p.spec.name,
+        ds=ds,
+        datasets_dir=str(p.settings.datasets_dir).rstrip("/"),
+    )
+
+
+def _staging(p: Platform, ctx: RunContext) -> str:
+    return p.layout.staging_dir(p.spec.name, safe_key(ctx.run_id))
+
+
+# --- shared steps -------------------------------------------------------------------------------
+
+
+def step_ingest(p: Platform, ctx: RunContext, entry: LineageEntry, *, mode: str) -> dict[str, Any]:
+    """Source file → the batch's bronze partition (all strings, nothing dropped)."""
+    from mlplatform.ingest import ingest_to_bronze
+
+    batch_id = training_batch_id(ctx) if mode == "training" else scoring_batch_id(ctx)
+    uri = source_uri(p, mode, ctx.ds)
+    source = p.spec.source.training if mode == "training" else p.spec.source.scoring
+    bronze = p.model_table("bronze")
+    entry.read("source", uri)
+    out = ingest_to_bronze(p.spark, p.spec, source, uri, bronze, batch_id, require_target=mode == "training")
+    entry.wrote("bronze", bronze, int(out["bronze_version"]))
+    entry.params.update(
+        {"mode": mode, "batch_id": batch_id, "rows": out["rows"], "extra_columns": out["extra_columns"]}
+    )
+    return {"batch_id": batch_id, "mode": mode, "rows": out["rows"], "bronze_version": out["bronze_version"]}
+
+
+def step_validate(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
+) -> dict[str, Any]:
+    """GX validation of the bronze batch: quarantine bad rows, write typed good rows."""
+    from mlplatform import validation as v
+    from mlplatform.ingest import read_batch
+
+    batch_id, mode = batch["batch_id"], batch["mode"]
+    require_target = mode == "training"
+    bronze_uri = p.model_table("bronze")
+    entry.read("bronze", bronze_uri, delta_version(p.spark, bronze_uri))
+    bronze = read_batch(p.spark, bronze_uri, batch_id).cache()
+    prepared = v.prepare_for_validation(bronze, p.spec, require_target=require_target).cache()
+    gx_dir = p.layout.data_docs_dir() if p.settings.is_local_storage else None
+    outcome = v.run_gx(
+        prepared,
+        p.spec,
+        v.build_suite(p.spec, require_target=require_target),
+        suite_name=f"{p.spec.name}_{mode}",
+        gx_project_dir=gx_dir,
+        run_name=f"{p.spec.name}:{batch_id}",
+    )
+    table_failures = v.table_level_failures(outcome)
+    results_uri = p.table("validation_results")
+    key = f"model_name = {sql_literal(p.spec.name)} AND batch_id = {sql_literal(batch_id)}"
+    results_df = p.spark.createDataFrame(
+        v.results_rows(outcome, model=p.spec.name, batch_id=batch_id, run_id=ctx.run_id),
+        PLATFORM_SCHEMAS["validation_results"].ddl,
+    )
+    entry.wrote(
+        "validation_results",
+        results_uri,
+        replace_platform_partition(p.spark, "validation_results", results_uri, results_df, key),
+    )
+    quarantine_uri = p.table("quarantine")
+    quarantined = v.quarantine_frame(
+        p.spark, bronze, outcome, model=p.spec.name, batch_id=batch_id, run_id=ctx.run_id
+    )
+    entry.wrote(
+        "quarantine",
+        quarantine_uri,
+        replace_platform_partition(p.spark, "quarantine", quarantine_uri, quarantined, key),
+    )
+    entry.params.update(v.summarise(outcome))
+    if table_failures:
+        raise v.DataQualityError(
+            f"table {bronze_uri} batch {batch_id} for model '{p.spec.name}' failed table-level "
+            f"expectations: {'; '.join(table_failures)}"
+        )
+    if outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
+        raise v.DataQualityError(v.failure_message(p.spec, bronze_uri, outcome))
+    validated = v.validated_frame(p.spark, prepared, outcome, p.spec)
+    from pyspark.sql import functions as F
+
+    validated_uri = p.model_table("validated")
+    version = replace_partition(
+        p.spark,
+        validated.withColumn("_batch_id", F.lit(batch_id)),
+        validated_uri,
+        f"_batch_id = {sql_literal(batch_id)}",
+        partition_by=("_batch_id",),
+    )
+    entry.wrote("validated", validated_uri, version)
+    good = outcome.total_rows - outcome.bad_rows
+    bronze.unpersist()
+    prepared.unpersist()
+    return {
+        **batch,
+        "validated_rows": good,
+        "quarantined_rows": outcome.bad_rows,
+        "validated_version": version,
+        "data_docs_uri": outcome.data_docs_uri,
+    }
+
+
+def _write_features(p: Platform, features: Any, batch_id: str, entry: LineageEntry) -> int:
+    from pyspark.sql import functions as F
+
+    uri = p.model_table("features")
+    version = replace_partition(
+        p.spark,
+        features.withColumn("_batch_id", F.lit(batch_id)),
+        uri,
+        f"_batch_id = {sql_literal(batch_id)}",
+        partition_by=("_batch_id",),
+    )
+    entry.wrote("features", uri, version)
+    return version
+
+
+def step_features(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
+) -> dict[str, Any]:
+    """Validated rows → features. Training fits the state on its train split; scoring uses the champion's."""
+    from mlplatform import features as fe
+    from mlplatform.ingest import read_batch
+    from mlplatform.registry import load_champion
+
+    batch_id, mode = batch["batch_id"], batch["mode"]
+    validated_uri = p.model_table("validated")
+    entry.read("validated", validated_uri, delta_version(p.spark, validated_uri))
+    validated = read_batch(p.spark, validated_uri, batch_id)
+    result: dict[str, Any] = dict(batch)
+    if mode == "training":
+        sample = int(ctx.conf.get("sample_size") or 0)
+        if sample > 0:
+            total = max(int(batch.get("validated_rows") or 1), 1)
+            if sample < total:
+                validated = validated.sample(fraction=sample / total, seed=p.spec.training.seed)
+        train_rows = validated.where(fe.split_column(p.spec) == "train")
+        state = fe.fit_feature_state(train_rows, p.spec)
+        state_uri = f"{_staging(p, ctx)}/feature_state.json"
+        filestore.write_text(state_uri, json.dumps(state, sort_keys=True, allow_nan=False))
+        entry.wrote("feature_state", state_uri)
+        features = fe.apply_features(validated, p.spec, state, with_split=True)
+        result["feature_state_uri"] = state_uri
+    else:
+        champion = load_champion(p.spark, p.table("model_registry"), p.spec.name)
+        entry.model_version = champion.version
+        entry.read(
+            "model_registry", p.table("model_registry"), delta_version(p.spark, p.table("model_registry"))
+        )
+        features = fe.apply_features(validated, p.spec, champion.feature_state, with_split=False)
+        result["model_version"] = champion.version
+    result["features_version"] = _write_features(p, features, batch_id, entry)
+    return result
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]) -> dict[str, Any]:
+    """Distributed XGBoost on the train split; the booster goes to the run's staging folder."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.ingest import read_batch
+    from mlplatform.training import check_training_data, train_distributed, xgb_params
+
+    uri = p.model_table("features")
+    entry.read("features", uri, batch["features_version"])
+    train = read_batch(p.spark, uri, batch["batch_id"]).where(F.col("split") == "train")
+    counts = check_training_data(train, p.spec, uri)
+    booster_raw = train_distributed(train, p.spec, p.settings.xgb_num_workers)
+    booster_uri = f"{_staging(p, ctx)}/model.ubj"
+    sha = filestore.write_bytes(booster_uri, booster_raw)
+    entry.wrote("staged_booster", booster_uri)
+    entry.params.update(
+        {"xgb_params": xgb_params(p.spec), "num_workers": p.settings.xgb_num_workers, **counts}
+    )
+    return {**batch, "booster_uri": booster_uri, "booster_sha256": sha, "train_rows": counts["rows"]}
+
+
+def _holdout_pandas(p: Platform, batch: dict[str, Any]) -> Any:
+    from pyspark.sql import functions as F
+
+    from mlplatform.ingest import read_batch
+
+    cols = ["entity_id", "label", *p.spec.model_features]
+    holdout = read_batch(p.spark, p.model_table("features"), batch["batch_id"]).where(
+        F.col("split") == "holdout"
+    )
+    return holdout.select(*cols).toPandas()
+
+
+def step_evaluate(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, trained: dict[str, Any]
+) -> dict[str, Any]:
+    """Holdout metrics and the reference profile (training features and holdout scores)."""
+    from mlplatform import features as fe
+    from mlplatform.drift import build_reference_profile
+    from mlplatform.ingest import read_batch
+    from mlplatform.training import evaluate, load_booster, predict_scores
+
+    entry.read("features", p.model_table("features"), trained["features_version"])
+    raw = filestore.read_bytes(trained["booster_uri"])
+    if filestore.sha256_hex(raw) != trained["booster_sha256"]:
+        raise RuntimeError(f"staged booster {trained['booster_uri']} changed since training")
+    booster = load_booster(raw)
+    holdout = _holdout_pandas(p, trained)
+    scores = predict_scores(booster, holdout)
+    metrics = evaluate(holdout["label"].to_numpy(), scores, p.spec.training.decision_threshold)
+    validated = read_batch(p.spark, p.model_table("validated"), trained["batch_id"])
+    reference = validated.where(fe.split_column(p.spec) == "train")
+    profile = build_reference_profile(
+        reference,
+        p.spec.columns.numeric,
+        p.spec.columns.categorical,
+        bins=p.spec.drift.bins,
+        max_categories=p.spec.features.max_categories,
+    )
+    score_df = p.spark.createDataFrame([(float(s),) for s in scores], "score double")
+    profile["prediction"] = build_reference_profile(score_df, ["score"], [], bins=p.spec.drift.bins)[
+        "features"
+    ]["score"]
+    profile["score_col"] = "score"
+    staging = _staging(p, ctx)
+    filestore.write_text(f"{staging}/metrics.json", json.dumps(metrics, sort_keys=True))
+    filestore.write_text(
+        f"{staging}/reference_profile.json", json.dumps(profile, sort_keys=True, allow_nan=False)
+    )
+    entry.params["metrics"] = metrics
+    return {**trained, "metrics": metrics}
+
+
+def step_explain(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, registered: dict[str, Any]
+) -> dict[str, Any]:
+    """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample."""
+    from mlplatform.explain import compute_shap_values, render_shap_report, shap_importance_rows
+    from mlplatform.registry import load_version
+    from mlplatform.training import predict_scores
+
+    version = int(registered["version"])
+    model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
+    entry.model_version = version
+    booster = model.booster()
+    entry.read("features", p.model_table("features"), registered["features_version"])
+    holdout = _holdout_pandas(p, registered)
+    n = min(len(holdout), p.spec.training.shap_sample_rows)
+    sample = holdout.sample(n=n, random_state=p.spec.training.seed) if n < len(holdout) else holdout
+    X = sample[p.spec.model_features].reset_index(drop=True)
+    result = compute_shap_values(booster, X)
+    html = render_shap_report(
+        result,
+        model_name=p.spec.name,
+        model_version=version,
+        metrics=model.metrics,
+        scores=predict_scores(booster, X),
+    )
+    report_uri = p.layout.shap_report(p.spec.name, version)
+    sha = filestore.write_text(report_uri, html)
+    importance = shap_importance_rows(result)
+    entry.wrote("shap_report", report_uri)
+    entry.params.update({"shap_report_sha256": sha, "shap_rows": n, "top_features": importance[:5]})
+    return {**registered, "shap_report": report_uri, "top_features": [r["feature"] for r in importance[:5]]}
+
+
+def step_register(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, evaluated: dict[str, Any]
+) -> dict[str, Any]:
+    """Register the staged model as a new version: artifacts, checksums, registry event."""
+    from mlplatform.registry import register_version
+
+    staging = _staging(p, ctx)
+    booster_raw = filestore.read_bytes(evaluated["booster_uri"])
+    if filestore.sha256_hex(booster_raw) != evaluated["booster_sha256"]:
+        raise RuntimeError(f"staged booster {evaluated['booster_uri']} changed since training")
+    documents = {
+        "feature_state.json": json.loads(filestore.read_text(f"{staging}/feature_state.json")),
+        "reference_profile.json": json.loads(filestore.read_text(f"{staging}/reference_profile.json")),
+        "metrics.json": evaluated["metrics"],
+        "signature.json": {
+            "feature_names": p.spec.model_features,
+            "feature_types": ["double"] * len(p.spec.model_features),
+            "target": p.spec.columns.target,
+            "decision_threshold": p.spec.training.decision_threshold,
+        },
+    }
+    registry_uri = p.table("model_registry")
+    features_uri = p.model_table("features")
+    training_inputs = {
+        "bronze": {"uri": p.model_table("bronze"), "version": evaluated["bronze_version"]},
+        "validated": {"uri": p.model_table("validated"), "version": evaluated["validated_version"]},
+        "features": {"uri": features_uri, "version": evaluated["features_version"]},
+        "batch_id": evaluated["batch_id"],
+        "source_uri": source_uri(p, "training", ctx.ds),
+    }
+    version, created = register_version(
+        p.spark,
+        registry_uri,
+        model=p.spec.name,
+        version_dir_for=lambda v: p.layout.model_version_dir(p.spec.name, v),
+        booster_raw=booster_raw,
+        documents=documents,
+        extra_files={},
+        run_id=ctx.run_id,
+        dag_id=ctx.dag_id,
+        actor=ctx.triggered_by or ctx.trigger_type,
+        reason=ctx.reason or f"{ctx.trigger_type} training run",
+        spec_hash=p.spec.content_hash,
+        training_inputs=training_inputs,
+        params={"xgb": p.spec.training.model_dump(), "conf": ctx.conf},
+        code_version=code_version(),
+    )
+    entry.model_version = version
+    entry.read("features", features_uri, evaluated["features_version"])
+    entry.wrote("model_registry", registry_uri, delta_version(p.spark, registry_uri))
+    entry.params["created"] = created
+    return {
+        "version": version,
+        "metrics": evaluated["metrics"],
+        "batch_id": evaluated["batch_id"],
+        "features_version": evaluated["features_version"],
+    }
+
+
+def step_promote(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, explained: dict[str, Any]
+) -> dict[str, Any]:
+    """The promotion gate: record the decision; make the version champion only when it passes."""
+    from datetime import UTC, datetime
+
+    from mlplatform.registry import append_alias_events, champion_version, decide_promotion, load_version
+
+    registry_uri = p.table("model_registry")
+    version = int(explained["version"])
+    entry.model_version = version
+    current = champion_version(p.spark, registry_uri, p.spec.name)
+    if current == version:
+        return {"version": version, "promoted": True, "champion_version": version, "already": True}
+    champion_metrics = load_version(p.spark, registry_uri, p.spec.name, current).metrics if current else None
+    passed, checks = decide_promotion(explained["metrics"], p.spec.promotion, champion_metrics)
+    failed = [c["check"] for c in checks if not c["passed"]]
+    reason = "all checks passed" if passed else f"failed: {', '.join(failed)}"
+    decisions_uri = p.table("promotion_decisions")
+    append_rows(
+        p.spark,
+        decisions_uri,
+        PLATFORM_SCHEMAS["promotion_decisions"],
+        [
+            {
+                "model_name": p.spec.name,
+                "version": version,
+                "run_id": ctx.run_id,
+                "champion_version": current,
+                "checks": json.dumps(checks),
+                "promoted": passed,
+                "reason": reason,
+                "decided_at": datetime.now(UTC),
+            }
+        ],
+    )
+    entry.wrote("promotion_decisions", decisions_uri, delta_version(p.spark, decisions_uri))
+    if passed:
+        append_alias_events(
+            p.spark,
+            registry_uri,
+            model=p.spec.name,
+            promote=version,
+            demote=current,
+            alias="champion",
+            run_id=ctx.run_id,
+            dag_id=ctx.dag_id,
+            actor=ctx.triggered_by or ctx.trigger_type,
+            reason=reason,
+        )
+        entry.wrote("model_registry", registry_uri, delta_version(p.spark, registry_uri))
+    entry.params.update({"checks": checks, "promoted": passed})
+    return {
+        "version": version,
+        "promoted": passed,
+        "champion_version": version if passed else current,
+        "reason": reason,
+    }
+
+
+# --- scoring ------------------------------------------------------------------------------------
+
+
+def step_score(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, featured: dict[str, Any]
+) -> dict[str, Any]:
+    """Score the batch with the champion resolved at the features step; replace the date's partition."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.ingest import read_batch
+    from mlplatform.registry import load_version
+    from mlplatform.scoring import score_frame
+
+    version = int(featured["model_version"])
+    model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
+    entry.model_version = version
+    features_uri = p.model_table("features")
+    entry.read("features", features_uri, featured["features_version"])
+    features = read_batch(p.spark, features_uri, featured["batch_id"])
+    scored = score_frame(
+        p.spark,
+        features,
+        model.booster_raw,
+        model.signature["feature_names"],
+        float(model.signature["decision_threshold"]),
+    )
+    predictions = scored.select(
+        F.lit(p.spec.name).alias("model_name"),
+        F.to_date(F.lit(ctx.ds)).alias("score_date"),
+        F.col("entity_id").alias("row_id"),
+        "score",
+        "prediction",
+        F.lit(version).alias("model_version"),
+        F.lit(ctx.run_id).alias("run_id"),
+        F.current_timestamp().alias("scored_at"),
+    )
+    uri = p.table("predictions")
+    key = f"model_name = {sql_literal(p.spec.name)} AND score_date = DATE {sql_literal(ctx.ds)}"
+    out_version = replace_platform_partition(p.spark, "predictions", uri, predictions, key)
+    entry.wrote("predictions", uri, out_version)
+    rows = p.spark.read.format("delta").load(uri).where(key).count()
+    entry.params["predictions"] = rows
+    return {**featured, "predictions": rows, "predictions_version": out_version}
+
+
+def step_drift(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, scored: dict[str, Any]
+) -> dict[str, Any]:
+    """Drift of the batch's features and scores against the model version's reference profile."""
+    from datetime import UTC, date, datetime
+
+    from pyspark.sql import functions as F
+
+    from mlplatform.drift import compute_drift, drift_summary, render_drift_report
+    from mlplatform.ingest import read_batch
+    from mlplatform.registry import load_version
+
+    version = int(scored["model_version"])
+    model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
+    entry.model_version = version
+    validated_uri, predictions_uri = p.model_table("validated"), p.table("predictions")
+    entry.read("validated", validated_uri, scored["validated_version"])
+    entry.read("predictions", predictions_uri, scored["predictions_version"])
+    current = read_batch(p.spark, validated_uri, scored["batch_id"])
+    preds = (
+        p.spark.read.format("delta")
+        .load(predictions_uri)
+        .where((F.col("model_name") == p.spec.name) & (F.col("score_date") == F.to_date(F.lit(ctx.ds))))
+        .select(F.col("row_id").alias(p.spec.columns.id), "score")
+    )
+    current = current.join(preds, p.spec.columns.id, "left")
+    drifts = compute_drift(
+        model.reference_profile,
+        current,
+        psi_threshold=p.spec.drift.psi_threshold,
+        prediction_psi_threshold=p.spec.drift.prediction_psi_threshold,
+        feature_thresholds=p.spec.drift.feature_thresholds,
+        score_col="score",
+    )
+    summary = drift_summary(drifts)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "model_name": p.spec.name,
+            "score_date": date.fromisoformat(ctx.ds),
+            "run_id": ctx.run_id,
+            "model_version": version,
+            "feature": d.feature,
+            "feature_kind": d.feature_kind,
+            "metric": d.metric,
+            "value": float(d.value),
+            "threshold": float(d.threshold),
+            "drifted": bool(d.drifted),
+            "reference_rows": int(d.reference_rows),
+            "current_rows": int(d.current_rows),
+            "computed_at": now,
+        }
+        for d in drifts
+    ]
+    uri = p.table("drift_metrics")
+    key = f"model_name = {sql_literal(p.spec.name)} AND score_date = DATE {sql_literal(ctx.ds)}"
+    df = p.spark.createDataFrame(rows, PLATFORM_SCHEMAS["drift_metrics"].ddl)
+    entry.wrote("drift_metrics", uri, replace_platform_partition(p.spark, "drift_metrics", uri, df, key))
+    report_uri = p.layout.drift_report(p.spec.name, ctx.ds)
+    filestore.write_text(
+        report_uri,
+        render_drift_report(
+            drifts, model_name=p.spec.name, model_version=version, ds=ctx.ds, summary=summary
+        ),
+    )
+    entry.wrote("drift_report", report_uri)
+    entry.params["drift"] = summary
+    return {**summary, "report": report_uri, "model_version": version, "predictions": scored["predictions"]}
+
+
+STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "ingest": step_ingest,
+    "validate": step_validate,
+    "build_features": step_features,
+    "train": step_train,
+    "evaluate": step_evaluate,
+    "explain": step_explain,
+    "register": step_register,
+    "promote": step_promote,
+    "score": step_score,
+    "check_drift": step_drift,
+}
+
+
+def run_step(step: str, model: str, ctx: RunContext, **inputs: Any) -> dict[str, Any]:
+    """Run one lifecycle step for a model inside its lineage record."""
+    p = open_platform(model)
+    with record_lineage(p.spark, p.table("lineage"), ctx, model_name=model) as entry:
+        entry.model_version = inputs.get("model_version")
+        return STEPS[step](p, ctx, entry, **inputs)

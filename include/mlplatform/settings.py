@@ -1,0 +1,54 @@
+"""Runtime settings from environment variables (prefix ``MLP_``).
+
+Moving from a laptop to a cluster changes only these values: the Spark master URL,
+the storage root (a local folder or ``s3a://bucket/prefix``) and the XGBoost worker count.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Platform settings; every field can be set as ``MLP_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MLP_", extra="forbid")
+
+    storage_root: str = Field(default=str(PROJECT_ROOT / "lakehouse"))
+    spec_dir: Path = Field(default=PROJECT_ROOT / "include" / "specs")
+    datasets_dir: Path = Field(default=PROJECT_ROOT.parent / "shared" / "datasets")
+    spark_master: str = "local[*]"
+    spark_app_name: str = "mlplatform"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = Field(default=4, ge=1)
+    spark_ui_enabled: bool = False
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    spark_extra_packages: list[str] = Field(default_factory=list)
+    jars_dir: Path = Field(default=PROJECT_ROOT / ".cache" / "spark-jars")
+    xgb_num_workers: int = Field(default=2, ge=1)
+    demo_rows: int = Field(default=20000, ge=500)
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _parse_conf(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @property
+    def is_local_storage(self) -> bool:
+        return "://" not in self.storage_root or self.storage_root.startswith("file://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (call ``get_settings.cache_clear()`` in tests)."""
+    return Settings()

@@ -1,0 +1,140 @@
+"""The one Spark session factory: Spark with Delta Lake, configured from settings.
+
+Delta's jars are resolved once from Maven Central through Ivy into a project-local cache
+(``MLP_JARS_DIR``) and loaded from there afterwards, so later starts need no network and the
+same folder can be baked into an image.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlplatform.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DELTA_PACKAGE = "io.delta:delta-spark_2.13:4.0.1"
+S3A_PACKAGES = ("org.apache.hadoop:hadoop-aws:3.4.1",)
+MANIFEST = "packages.txt"
+
+
+class JavaMissingError(RuntimeError):
+    """Spark needs a Java 17+ runtime and none was found."""
+
+
+def check_java() -> str:
+    """Path of the ``java`` binary Spark will use; a clear error when there is none."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = Path(java_home) / "bin" / "java" if java_home else None
+    found = str(java) if java and java.exists() else shutil.which("java")
+    if not found:
+        raise JavaMissingError(
+            "Java 17 or newer is required by Spark but no 'java' was found on PATH or in JAVA_HOME. "
+            "Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17)."
+        )
+    return found
+
+
+def required_packages(settings: Settings) -> list[str]:
+    packages = [DELTA_PACKAGE, *settings.spark_extra_packages]
+    if not settings.is_local_storage:
+        packages.extend(p for p in S3A_PACKAGES if p not in packages)
+    return packages
+
+
+def resolve_jars(settings: Settings | None = None) -> list[str]:
+    """Local jar files for the required Maven packages, resolving them with Ivy on first use."""
+    settings = settings or get_settings()
+    packages = required_packages(settings)
+    jars_dir = Path(settings.jars_dir)
+    manifest = jars_dir / MANIFEST
+    if manifest.exists() and manifest.read_text().split() == packages:
+        return sorted(str(p) for p in jars_dir.glob("*.jar"))
+    check_java()
+    ivy_dir = jars_dir.parent / "ivy"
+    # A throwaway JVM does the Ivy resolution so that the real session never touches the network.
+    script = (
+        "from pyspark.sql import SparkSession\n"
+        f"s = SparkSession.builder.master('local[1]').config('spark.jars.packages', {','.join(packages)!r})"
+        f".config('spark.jars.ivy', {str(ivy_dir)!r}).config('spark.ui.enabled', 'false').getOrCreate()\n"
+        "s.stop()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    resolved = sorted((ivy_dir / "jars").glob("*.jar"))
+    if result.returncode != 0 or not resolved:
+        raise RuntimeError(
+            f"could not resolve Spark packages {packages} from Maven Central into {ivy_dir}:\n"
+            f"{result.stderr[-2000:]}"
+        )
+    if jars_dir.exists():
+        shutil.rmtree(jars_dir)
+    jars_dir.mkdir(parents=True)
+    for jar in resolved:
+        shutil.copy2(jar, jars_dir / jar.name)
+    manifest.write_text("\n".join(packages) + "\n")
+    return sorted(str(p) for p in jars_dir.glob("*.jar"))
+
+
+def _s3a_conf() -> dict[str, str]:
+    conf = {"spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
+    endpoint = os.environ.get("MLP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
+        conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        conf["spark.hadoop.fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        )
+        conf["spark.hadoop.fs.s3a.access.key"] = os.environ["AWS_ACCESS_KEY_ID"]
+        conf["spark.hadoop.fs.s3a.secret.key"] = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    return conf
+
+
+def spark_conf(settings: Settings) -> dict[str, str]:
+    """All Spark settings the factory applies, for inspection and tests."""
+    conf = {
+        "spark.jars": ",".join(resolve_jars(settings)),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.ui.enabled": str(settings.spark_ui_enabled).lower(),
+        "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        "spark.driver.memory": settings.spark_driver_memory,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.ansi.enabled": "false",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # xgboost.spark runs one barrier task per worker; these keep local mode from stalling.
+        "spark.task.maxFailures": "1" if settings.spark_master.startswith("local") else "4",
+        "spark.python.worker.reuse": "true",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.databricks.delta.snapshotPartitions": str(max(1, settings.spark_shuffle_partitions)),
+    }
+    if not settings.is_local_storage:
+        conf.update(_s3a_conf())
+    conf.update(settings.spark_conf)
+    return conf
+
+
+def get_spark(settings: Settings | None = None) -> SparkSession:
+    """The process's SparkSession with Delta; created on first call, reused afterwards."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or get_settings()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    check_java()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(settings.spark_master).appName(settings.spark_app_name)
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,64 @@
+"""Where everything lives under the storage root: the one place that builds storage paths.
+
+The root is a local folder on a laptop and ``s3a://bucket/prefix`` on a cluster; paths are
+plain strings joined with ``/`` so that both work unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLATFORM_TABLES = (
+    "quarantine",
+    "validation_results",
+    "predictions",
+    "drift_metrics",
+    "model_registry",
+    "promotion_decisions",
+    "lineage",
+)
+MODEL_TABLES = ("bronze", "validated", "features")
+
+
+@dataclass(frozen=True)
+class StorageLayout:
+    """Paths of tables, model artifacts and reports below one storage root."""
+
+    root: str
+
+    def _join(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def platform_table(self, name: str) -> str:
+        if name not in PLATFORM_TABLES:
+            raise KeyError(f"unknown platform table '{name}'; known: {', '.join(PLATFORM_TABLES)}")
+        return self._join("delta", "platform", name)
+
+    def model_table(self, model: str, name: str) -> str:
+        if name not in MODEL_TABLES:
+            raise KeyError(f"unknown model table '{name}'; known: {', '.join(MODEL_TABLES)}")
+        return self._join("delta", "models", model, name)
+
+    def model_version_dir(self, model: str, version: int) -> str:
+        return self._join("models", model, f"v{version}")
+
+    def staging_dir(self, model: str, run_key: str) -> str:
+        """Artifacts of a training run before it is registered as a version."""
+        return self._join("staging", model, run_key)
+
+    def shap_report(self, model: str, version: int) -> str:
+        return self._join("reports", model, f"v{version}", f"{model}_v{version}_shap_report.html")
+
+    def drift_report(self, model: str, ds: str) -> str:
+        return self._join("reports", model, "drift", ds, f"{model}_{ds}_drift_report.html")
+
+    def data_docs_dir(self) -> str:
+        return self._join("gx")
+
+    def landing_dir(self, model: str) -> str:
+        return self._join("landing", model)
+
+
+def safe_key(text: str) -> str:
+    """A run id made safe for a path segment (Airflow run ids contain ':' and '+')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)

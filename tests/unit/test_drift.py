@@ -1,0 +1,137 @@
+"""Drift: PSI, reference profiles and batch comparison on small Spark DataFrames."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlplatform.drift import (
+    OTHER,
+    build_reference_profile,
+    compute_drift,
+    drift_summary,
+    histogram,
+    psi,
+    render_drift_report,
+)
+
+N = 5000
+NUMERIC = ["x", "y"]
+CATEGORICAL = ["c"]
+
+
+def _frame(seed: int, *, shift: float = 0.0, c_probs: tuple[float, ...] = (0.5, 0.3, 0.2)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(shift, 1.0, N)
+    y = rng.uniform(0.0, 10.0, N).astype(object)
+    y[rng.random(N) < 0.02] = None
+    c = rng.choice(["a", "b", "c"], size=N, p=list(c_probs))
+    score = 1.0 / (1.0 + np.exp(-(x + rng.normal(0.0, 0.5, N))))
+    return pd.DataFrame({"x": x, "y": y.astype(float), "c": c, "score": score})
+
+
+def _check(profile: dict, df, **kwargs):  # type: ignore[no-untyped-def]
+    return compute_drift(profile, df, psi_threshold=0.2, prediction_psi_threshold=0.2, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def profile(spark) -> dict:  # type: ignore[no-untyped-def]
+    return build_reference_profile(
+        spark.createDataFrame(_frame(1)), NUMERIC, CATEGORICAL, score_col="score", bins=10
+    )
+
+
+def test_psi_identical_is_zero_and_shift_is_large() -> None:
+    p = [0.1] * 10
+    assert psi(p, p) == 0.0
+    shifted = [0.0, 0.0, 0.0, 0.05, 0.05, 0.1, 0.1, 0.2, 0.2, 0.3]
+    assert psi(p, shifted) > 0.2
+    assert psi(p, shifted) == pytest.approx(psi(shifted, p), rel=0.5)
+    assert psi([0.5, 0.5], [0.52, 0.48]) < 0.01
+    with pytest.raises(ValueError):
+        psi([0.5, 0.5], [1.0])
+
+
+@pytest.mark.spark
+def test_profile_shape_and_json(profile: dict) -> None:
+    json.dumps(profile, allow_nan=False)
+    assert profile["row_count"] == N
+    x = profile["features"]["x"]
+    assert x["kind"] == "numeric"
+    assert x["edges"][0] is None and x["edges"][-1] is None
+    assert len(x["edges"]) == 11 and len(x["proportions"]) == 10
+    assert sum(x["proportions"]) == pytest.approx(1.0)
+    assert all(abs(p - 0.1) < 0.01 for p in x["proportions"])
+    assert abs(x["mean"]) < 0.1 and abs(x["std"] - 1.0) < 0.1
+    assert profile["features"]["y"]["null_rate"] == pytest.approx(0.02, abs=0.01)
+    c = profile["features"]["c"]
+    assert c["categories"] == ["a", "b", "c", OTHER]
+    assert c["proportions"][-1] == 0.0
+    assert profile["prediction"]["kind"] == "numeric"
+
+
+@pytest.mark.spark
+def test_same_distribution_does_not_drift(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    drifts = _check(profile, spark.createDataFrame(_frame(2)))
+    assert [d.feature for d in drifts] == ["x", "y", "c", "score"]
+    assert not any(d.drifted for d in drifts), [(d.feature, d.value) for d in drifts]
+    summary = drift_summary(drifts)
+    assert summary["features_checked"] == 3
+    assert summary["features_drifted"] == [] and summary["prediction_drifted"] is False
+
+
+@pytest.mark.spark
+def test_shift_drifts_exactly_x_and_c(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    batch = spark.createDataFrame(_frame(3, shift=1.5, c_probs=(0.9, 0.05, 0.05)))
+    drifts = _check(profile, batch, feature_thresholds={"y": 0.25})
+    by_name = {d.feature: d for d in drifts}
+    assert sorted(n for n, d in by_name.items() if d.drifted and d.feature_kind != "prediction") == ["c", "x"]
+    assert by_name["y"].threshold == 0.25 and by_name["x"].threshold == 0.2
+    assert by_name["score"].feature_kind == "prediction" and by_name["score"].drifted
+    summary = drift_summary(drifts)
+    assert sorted(summary["features_drifted"]) == ["c", "x"]
+    assert summary["share_drifted"] == pytest.approx(2 / 3)
+    assert summary["prediction_drifted"] is True
+
+    html = render_drift_report(drifts, model_name="churn", model_version=3, ds="2024-01-02", summary=summary)
+    assert "Drift report" in html and "DRIFTED" in html
+    assert ">x<" in html and ">c<" in html
+    assert html.count("data:image/png;base64,") >= 3
+
+
+@pytest.mark.spark
+def test_unseen_categories_and_nulls(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    frame = _frame(4)
+    frame.loc[:99, "c"] = "zzz"
+    frame.loc[100:599, "x"] = math.nan
+    frame.loc[600:1099, "y"] = None
+    df = spark.createDataFrame(frame)
+    props, null_rate, nonnull = histogram(df, "c", profile["features"]["c"])
+    assert props[-1] == pytest.approx(100 / N)
+    assert null_rate == 0.0 and nonnull == N
+    props, null_rate, nonnull = histogram(df, "x", profile["features"]["x"])
+    assert null_rate == pytest.approx(500 / N) and nonnull == N - 500
+    assert sum(props) == pytest.approx(1.0)
+    y = {d.feature: d for d in _check(profile, df)}["y"]
+    assert y.null_rate_current >= 500 / N
+    assert y.null_rate_reference == pytest.approx(0.02, abs=0.01)
+
+
+@pytest.mark.spark
+def test_histogram_bin_edges(spark) -> None:  # type: ignore[no-untyped-def]
+    fp = {"kind": "numeric", "edges": [None, 1.0, 2.0, None]}
+    df = spark.createDataFrame(pd.DataFrame({"v": [0.5, 1.0, 1.5, 2.0, 3.0, None]}))
+    props, null_rate, nonnull = histogram(df, "v", fp)
+    assert props == pytest.approx([0.2, 0.4, 0.4])
+    assert null_rate == pytest.approx(1 / 6) and nonnull == 5
+
+
+@pytest.mark.spark
+def test_empty_batch_raises(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    empty = spark.createDataFrame(_frame(5)).limit(0)
+    with pytest.raises(ValueError, match="empty"):
+        _check(profile, empty)
