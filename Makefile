@@ -1,0 +1,109 @@
+# Two commands: `make demo` (the whole model lifecycle through Airflow) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+UV := $(PYTHON) -m uv
+
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export PYTHONPATH := $(CURDIR)/include$(if $(PYTHONPATH),:$(PYTHONPATH))
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export AIRFLOW__LOGGING__LOGGING_LEVEL ?= WARNING
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS := admin:admin
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE := $(AIRFLOW_HOME)/simple_auth_manager_passwords.json
+export GX_ANALYTICS_ENABLED := False
+export PYSPARK_PYTHON := $(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(BIN)/python
+
+DEMO_TRAIN_DATE ?= 2026-11-01
+DEMO_CLEAN_DATE ?= 2026-11-02
+DEMO_DRIFT_DATE ?= 2026-11-03
+DEMO_MODEL ?= churn_demo
+UI_PORT ?= 8080
+
+.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui bench clean
+
+help:
+	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
+	@echo "make test   - install, initialise Airflow, run the whole test suite"
+	@echo "make ui     - Airflow UI + scheduler + dag-processor on http://127.0.0.1:$(UI_PORT) (admin/admin)"
+	@echo "make lint   - ruff check and format check"
+	@echo "make bench  - benchmarks (results in bench/results/)"
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
+	  echo "ERROR: Java 17+ is required by Spark but 'java' was not found."; \
+	  echo "       Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless   macOS: brew install openjdk@17"; \
+	  exit 1; }
+	@v=$$(java -version 2>&1 | awk -F'"' '/version/ {print $$2}' | cut -d. -f1); \
+	  [ "$${v:-0}" -ge 17 ] || { echo "ERROR: Java 17+ is required by Spark; found Java $$v."; exit 1; }
+
+$(VENV)/.installed: requirements.txt
+	@[ -n "$(PYTHON)" ] || { echo "ERROR: Python 3.11 is required (python3.11 or python3 on PATH)."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
+	  { echo "ERROR: Python 3.11 is required; $(PYTHON) is $$($(PYTHON) --version)."; exit 1; }
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet -r requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(CURDIR)/.cache/spark-jars/packages.txt: | $(VENV)/.installed
+	$(BIN)/python -m mlplatform.cli jars >/dev/null
+
+jars: check-java install $(CURDIR)/.cache/spark-jars/packages.txt
+
+$(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
+	@mkdir -p $(AIRFLOW_HOME)
+	@echo '{"admin": "admin"}' > $(AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)
+	$(BIN)/airflow db migrate >$(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
+	@touch $@
+
+airflow-init: install $(AIRFLOW_HOME)/.initialised
+
+demo-data: install
+	$(BIN)/python -m mlplatform.cli demo-data --model $(DEMO_MODEL) --clean $(DEMO_CLEAN_DATE) --drifted $(DEMO_DRIFT_DATE)
+
+demo: check-java jars airflow-init demo-data
+	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_training $(DEMO_TRAIN_DATE) --conf '{"reason": "make demo: first model"}'
+	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_CLEAN_DATE)
+	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_DRIFT_DATE)
+	$(BIN)/python -m mlplatform.cli summary --model $(DEMO_MODEL) --dates $(DEMO_CLEAN_DATE) $(DEMO_DRIFT_DATE)
+
+test: check-java jars airflow-init
+	$(BIN)/python -m pytest tests
+
+test-fast: install
+	$(BIN)/python -m pytest tests -m "not e2e and not spark"
+
+lint: install
+	$(BIN)/ruff check include dags tests bench scripts
+	$(BIN)/ruff format --check include dags tests bench scripts
+
+format: install
+	$(BIN)/ruff format include dags tests bench scripts
+	$(BIN)/ruff check --fix include dags tests bench scripts
+
+ui: check-java jars airflow-init
+	@echo "Airflow UI on http://127.0.0.1:$(UI_PORT)  (user admin, password admin); Ctrl-C stops all three."
+	@AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2 \
+	 AIRFLOW__API__BASE_URL=http://127.0.0.1:$(UI_PORT) \
+	 AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(UI_PORT)/execution/ \
+	 AIRFLOW__API_AUTH__JWT_SECRET=$${AIRFLOW__API_AUTH__JWT_SECRET:-local-dev-secret} \
+	 bash -c 'trap "kill 0" EXIT INT TERM; \
+	   $(BIN)/airflow api-server --host 127.0.0.1 --port $(UI_PORT) & \
+	   $(BIN)/airflow scheduler & \
+	   $(BIN)/airflow dag-processor & \
+	   wait'
+
+bench: check-java jars
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(AIRFLOW_HOME) lakehouse test-artifacts

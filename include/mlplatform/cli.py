@@ -1,0 +1,189 @@
+"""Command line: resolve the Spark jars, write demo data, and summarise what the lifecycle left.
+
+``python -m mlplatform.cli jars``: resolve Delta's jars into the local cache (bake into images).
+``python -m mlplatform.cli demo-data --train-rows N --batch-rows N --clean DS --drifted DS``.
+``python -m mlplatform.cli summary --model churn_demo --dates DS [DS ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlplatform.settings import get_settings
+from mlplatform.storage import StorageLayout
+
+
+def cmd_jars(_: argparse.Namespace) -> int:
+    from mlplatform.spark import resolve_jars
+
+    for jar in resolve_jars():
+        print(jar)
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    from mlplatform.demo_data import write_demo_landing
+
+    settings = get_settings()
+    landing = StorageLayout(settings.storage_root).landing_dir(args.model)
+    dates = {ds: False for ds in args.clean} | {ds: True for ds in args.drifted}
+    written = write_demo_landing(landing, args.train_rows or settings.demo_rows, args.batch_rows, dates)
+    for name, path in written.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
+    """What the demo left behind, read back from the Delta tables."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    from mlplatform.registry import champion_version, load_version, versions
+    from mlplatform.spark import get_spark
+
+    settings = get_settings()
+    layout = StorageLayout(settings.storage_root)
+    spark = get_spark(settings)
+
+    def table(uri: str):  # type: ignore[no-untyped-def]
+        return spark.read.format("delta").load(uri) if DeltaTable.isDeltaTable(spark, uri) else None
+
+    registry = layout.platform_table("model_registry")
+    champ = champion_version(spark, registry, model)
+    summary: dict[str, Any] = {
+        "model": model,
+        "storage_root": settings.storage_root,
+        "versions": [int(v["version"]) for v in versions(spark, registry, model)],
+        "champion_version": champ,
+    }
+    if champ is not None:
+        loaded = load_version(spark, registry, model, champ)
+        summary["champion_metrics"] = {k: round(float(v), 4) for k, v in loaded.metrics.items()}
+        summary["champion_artifacts"] = loaded.artifact_uri
+        summary["shap_report"] = layout.shap_report(model, champ)
+    quarantine = table(layout.platform_table("quarantine"))
+    bronze = table(layout.model_table(model, "bronze"))
+    predictions = table(layout.platform_table("predictions"))
+    drift = table(layout.platform_table("drift_metrics"))
+    per_date = []
+    for ds in dates:
+        batch_id = f"score__{ds}"
+        row: dict[str, Any] = {"date": ds}
+        if bronze is not None:
+            row["batch_rows"] = bronze.where(F.col("_batch_id") == batch_id).count()
+        if quarantine is not None:
+            row["quarantined"] = quarantine.where(
+                (F.col("model_name") == model) & (F.col("batch_id") == batch_id)
+            ).count()
+        if predictions is not None:
+            row["predictions"] = predictions.where(
+                (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
+            ).count()
+        if drift is not None:
+            metrics = drift.where(
+                (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
+            )
+            row["drifted_features"] = sorted(
+                r["feature"] for r in metrics.where("drifted AND feature_kind != 'prediction'").collect()
+            )
+            pred = metrics.where("feature_kind = 'prediction'").collect()
+            row["prediction_psi"] = round(float(pred[0]["value"]), 4) if pred else None
+        row["drift_report"] = layout.drift_report(model, ds)
+        per_date.append(row)
+    summary["scoring"] = per_date
+    lineage = table(layout.platform_table("lineage"))
+    summary["lineage_rows"] = (
+        lineage.where(F.col("model_name") == model).count() if lineage is not None else 0
+    )
+    summary["tables"] = {
+        **{name: layout.model_table(model, name) for name in ("bronze", "validated", "features")},
+        **{
+            name: layout.platform_table(name)
+            for name in (
+                "quarantine",
+                "validation_results",
+                "predictions",
+                "drift_metrics",
+                "model_registry",
+                "promotion_decisions",
+                "lineage",
+            )
+        },
+    }
+    docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    summary["data_docs"] = str(docs) if docs.exists() else None
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [
+        "",
+        "=" * 78,
+        f"Model lifecycle summary: {summary['model']}",
+        "=" * 78,
+        f"Registered versions: {summary['versions']}   champion: v{summary['champion_version']}",
+    ]
+    if "champion_metrics" in summary:
+        m = summary["champion_metrics"]
+        lines.append(
+            f"Champion holdout metrics: AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  logloss {m['logloss']:.4f}"
+        )
+    lines.append("")
+    lines.append("Scoring batches:")
+    for row in summary["scoring"]:
+        drifted = ", ".join(row.get("drifted_features") or []) or "none"
+        lines.append(
+            f"  {row['date']}: {row.get('batch_rows', 0)} rows, {row.get('quarantined', 0)} quarantined, "
+            f"{row.get('predictions', 0)} predictions; drifted features: {drifted}; "
+            f"prediction PSI {row.get('prediction_psi')}"
+        )
+    lines.append("")
+    lines.append("Reports:")
+    if summary.get("shap_report"):
+        lines.append(f"  SHAP report:  {summary['shap_report']}")
+    for row in summary["scoring"]:
+        lines.append(f"  Drift report: {row['drift_report']}")
+    if summary.get("data_docs"):
+        lines.append(f"  GX Data Docs: {summary['data_docs']}")
+    lines.append("")
+    lines.append(f"Delta tables (lineage rows for this model: {summary['lineage_rows']}):")
+    for name, uri in summary["tables"].items():
+        lines.append(f"  {name:<20} {uri}")
+    lines.append("=" * 78)
+    return "\n".join(lines)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    summary = collect_summary(args.model, args.dates)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2, default=str))
+    print(format_summary(summary))
+    return 0 if summary["champion_version"] is not None else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("jars", help="resolve Delta's jars into the local cache").set_defaults(func=cmd_jars)
+    demo = sub.add_parser("demo-data", help="write deterministic demo data to the landing folder")
+    demo.add_argument("--model", default="churn_demo")
+    demo.add_argument("--train-rows", type=int, default=0, help="0 = MLP_DEMO_ROWS")
+    demo.add_argument("--batch-rows", type=int, default=5000)
+    demo.add_argument("--clean", nargs="*", default=[])
+    demo.add_argument("--drifted", nargs="*", default=[])
+    demo.set_defaults(func=cmd_demo_data)
+    summary = sub.add_parser("summary", help="print what the lifecycle left in the tables")
+    summary.add_argument("--model", default="churn_demo")
+    summary.add_argument("--dates", nargs="*", default=[])
+    summary.add_argument("--json", help="also write the summary as JSON to this file")
+    summary.set_defaults(func=cmd_summary)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

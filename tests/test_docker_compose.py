@@ -1,0 +1,127 @@
+"""Static checks of the container stack (Dockerfile + docker-compose.yaml); no Docker engine needed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yaml"
+DOCKERFILE = PROJECT_ROOT / "Dockerfile"
+REQUIREMENTS = PROJECT_ROOT / "requirements.txt"
+
+AIRFLOW_SERVICES = (
+    "airflow-init",
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+)
+REQUIRED_SERVICES = (
+    "postgres",
+    "minio",
+    "minio-init",
+    "spark-master",
+    "spark-worker",
+    *AIRFLOW_SERVICES,
+)
+PLATFORM_ENV = ("MLP_STORAGE_ROOT", "MLP_SPARK_MASTER", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def _env(service: dict) -> dict:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict), "environment must be a mapping (it is merged from x-airflow-common)"
+    return env
+
+
+def test_compose_spec_has_no_version_key(compose: dict) -> None:
+    assert "version" not in compose
+
+
+@pytest.mark.parametrize("name", REQUIRED_SERVICES)
+def test_required_service_exists(compose: dict, name: str) -> None:
+    assert name in compose["services"]
+
+
+@pytest.mark.parametrize("name", AIRFLOW_SERVICES)
+def test_airflow_service_uses_common_image_and_env(compose: dict, name: str) -> None:
+    common = compose["x-airflow-common"]
+    service = compose["services"][name]
+    assert service["image"] == common["image"]
+    common_env, env = _env(common), _env(service)
+    assert {k: env.get(k) for k in common_env} == common_env, f"{name} must carry x-airflow-common's env"
+    for key in PLATFORM_ENV:
+        assert env.get(key), f"{name} lacks {key}"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    assert "@postgres" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert env["MLP_STORAGE_ROOT"].startswith("s3a://")
+    assert env["MLP_SPARK_MASTER"] == "spark://spark-master:7077"
+
+
+def test_airflow3_components_and_commands(compose: dict) -> None:
+    services = compose["services"]
+    assert services["airflow-apiserver"]["command"] == "api-server"
+    assert services["airflow-scheduler"]["command"] == "scheduler"
+    assert services["airflow-dag-processor"]["command"] == "dag-processor"
+    assert services["airflow-triggerer"]["command"] == "triggerer"
+    assert "airflow-webserver" not in services
+    env = _env(compose["x-airflow-common"])
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"]
+
+
+def test_spark_cluster_runs_the_project_image(compose: dict) -> None:
+    services = compose["services"]
+    image = compose["x-airflow-common"]["image"]
+    for name, role in (("spark-master", "master.Master"), ("spark-worker", "worker.Worker")):
+        assert services[name]["image"] == image, f"{name} needs the driver's Python packages"
+        assert f"org.apache.spark.deploy.{role}" in " ".join(services[name]["command"])
+    assert "spark://spark-master:7077" in " ".join(services["spark-worker"]["command"])
+
+
+def _airflow_pin() -> str:
+    match = re.search(r"^apache-airflow==([\w.]+)\s*$", REQUIREMENTS.read_text(), re.MULTILINE)
+    assert match, "requirements.txt must pin apache-airflow=="
+    return match.group(1)
+
+
+def test_dockerfile_airflow_version_matches_requirements_pin() -> None:
+    match = re.search(
+        r"^FROM\s+apache/airflow:([\w.]+?)(?:-python[\d.]+)?(?:\s|$)", DOCKERFILE.read_text(), re.M
+    )
+    assert match, "Dockerfile must start FROM apache/airflow:<version>[-pythonX.Y]"
+    assert match.group(1) == _airflow_pin()
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def test_docker_compose_config_validates() -> None:
+    command = _compose_command()
+    if command is None:
+        pytest.skip("neither docker-compose (v1) nor the `docker compose` plugin is on PATH")
+    result = subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,190 @@
+"""Model specs: the demo spec loads; every invalid spec names its file and the offending field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlplatform.specs import ModelSpec, SpecError, load_spec, load_specs, spec_path
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "include" / "specs"
+DEMO = SPEC_DIR / "churn_demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo_raw() -> dict[str, Any]:
+    return yaml.safe_load(DEMO.read_text())
+
+
+def _write(tmp_path: Path, raw: Any, name: str = "churn_demo") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(raw if isinstance(raw, str) else yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    message = str(info.value)
+    assert str(path) in message, f"error does not name the file: {message}"
+    return message
+
+
+def test_demo_spec_loads() -> None:
+    spec = load_spec(DEMO)
+    assert spec.name == "churn_demo"
+    assert spec.columns.id == "customer_id"
+    assert spec.columns.target == "churned"
+    assert spec.columns.numeric == [
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "support_calls",
+        "age",
+    ]
+    assert spec.validation.ranges["age"].min == 18 and spec.validation.ranges["age"].max == 110
+    assert spec.validation.ranges["total_charges"].max is None
+    assert spec.training.holdout_fraction == 0.2
+    assert spec.training.params["n_estimators"] == 150
+    assert [d.op for d in spec.features.derived] == ["log1p", "ratio", "clip"]
+    assert spec.columns.raw_columns[0] == "customer_id" and spec.columns.raw_columns[-1] == "churned"
+    assert load_specs(SPEC_DIR)["churn_demo"] == spec
+
+
+def test_model_features_order(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, demo_raw))
+    assert spec.model_features == [
+        "tenure_months",
+        "monthly_charges",
+        "total_charges",
+        "support_calls",
+        "age",
+        "log_total_charges",
+        "charges_per_tenure",
+        "support_calls_capped",
+        "contract",
+        "payment_method",
+        "internet_service",
+        "region",
+    ]
+    assert spec.derived_names == ["log_total_charges", "charges_per_tenure", "support_calls_capped"]
+
+
+def test_content_hash_stable_and_sensitive(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    a = load_spec(_write(tmp_path, demo_raw))
+    b = ModelSpec.model_validate(copy.deepcopy(demo_raw))
+    assert a.content_hash == b.content_hash == load_spec(DEMO).content_hash
+    assert len(a.content_hash) == 64
+    changed = copy.deepcopy(demo_raw)
+    changed["training"]["params"]["max_depth"] = 6
+    other = tmp_path / "other"
+    other.mkdir()
+    assert load_spec(_write(other, changed)).content_hash != a.content_hash
+
+
+def test_unknown_key_names_the_field(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["training"]["paramz"] = {"max_depth": 3}
+    message = _error(_write(tmp_path, raw))
+    assert "training.paramz" in message
+    assert "extra" in message.lower()
+
+
+def test_unknown_top_level_key(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = {**copy.deepcopy(demo_raw), "colums": {}}
+    assert "'colums'" in _error(_write(tmp_path, raw))
+
+
+def test_wrong_type_names_the_field(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["training"]["holdout_fraction"] = "a fifth"
+    assert "training.holdout_fraction" in _error(_write(tmp_path, raw))
+
+
+def test_out_of_bounds_value_names_the_field(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["validation"]["max_bad_row_fraction"] = 1.5
+    assert "validation.max_bad_row_fraction" in _error(_write(tmp_path, raw))
+
+
+def test_range_on_non_numeric_column(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["validation"]["ranges"]["contract"] = {"min": 0}
+    message = _error(_write(tmp_path, raw))
+    assert "validation.ranges" in message
+    assert "'contract'" in message
+
+
+def test_rule_on_undeclared_column(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["validation"]["required"].append("postcode")
+    message = _error(_write(tmp_path, raw))
+    assert "validation.required" in message and "'postcode'" in message
+
+
+def test_derived_feature_with_unknown_input(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["derived"].append({"name": "log_income", "op": "log1p", "inputs": ["income"]})
+    message = _error(_write(tmp_path, raw))
+    assert "features.derived[3]" in message
+    assert "'income'" in message
+
+
+def test_derived_feature_may_use_earlier_derived(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["derived"].append(
+        {"name": "capped_ratio", "op": "clip", "inputs": ["charges_per_tenure"], "upper": 100}
+    )
+    spec = load_spec(_write(tmp_path, raw))
+    assert spec.model_features[5:9] == [
+        "log_total_charges",
+        "charges_per_tenure",
+        "support_calls_capped",
+        "capped_ratio",
+    ]
+
+
+def test_derived_feature_wrong_arity(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["features"]["derived"][1]["inputs"] = ["total_charges"]
+    message = _error(_write(tmp_path, raw))
+    assert "features.derived.1" in message
+    assert "ratio" in message
+
+
+def test_column_with_two_roles(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["columns"]["categorical"].append("age")
+    message = _error(_write(tmp_path, raw))
+    assert "columns" in message and "'age'" in message
+
+
+def test_name_file_mismatch(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    path = _write(tmp_path, demo_raw, name="churn_other")
+    message = _error(path)
+    assert "field 'name'" in message
+    assert "churn_demo" in message and "churn_other.yaml" in message
+
+
+def test_bad_yaml(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: churn_demo\ncolumns: [unclosed\n")
+    assert "not valid YAML" in _error(path)
+
+
+def test_top_level_not_a_mapping(tmp_path: Path) -> None:
+    assert "mapping" in _error(_write(tmp_path, "- just\n- a list\n"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "does not exist" in _error(tmp_path / "churn_demo.yaml")
+
+
+def test_spec_path_rejects_bad_model_names(tmp_path: Path) -> None:
+    assert spec_path(tmp_path, "churn_demo") == tmp_path / "churn_demo.yaml"
+    for bad in ("../etc/passwd", "Churn", "x", ""):
+        with pytest.raises(SpecError):
+            spec_path(tmp_path, bad)

@@ -1,0 +1,66 @@
+"""Storage layout: every path is built from the root, identically for local folders and s3a."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlplatform.storage import MODEL_TABLES, PLATFORM_TABLES, StorageLayout, safe_key
+
+
+@pytest.mark.parametrize(
+    ("root", "base"),
+    [
+        ("/data/lake", "/data/lake"),
+        ("/data/lake/", "/data/lake"),
+        ("s3a://bucket/prefix", "s3a://bucket/prefix"),
+        ("s3a://bucket/prefix/", "s3a://bucket/prefix"),
+    ],
+)
+def test_layout_paths(root: str, base: str) -> None:
+    layout = StorageLayout(root)
+    assert layout.platform_table("predictions") == f"{base}/delta/platform/predictions"
+    assert layout.platform_table("model_registry") == f"{base}/delta/platform/model_registry"
+    assert layout.model_table("churn_demo", "bronze") == f"{base}/delta/models/churn_demo/bronze"
+    assert layout.model_version_dir("churn_demo", 3) == f"{base}/models/churn_demo/v3"
+    assert layout.staging_dir("churn_demo", "run_1") == f"{base}/staging/churn_demo/run_1"
+    assert (
+        layout.shap_report("churn_demo", 2) == f"{base}/reports/churn_demo/v2/churn_demo_v2_shap_report.html"
+    )
+    assert (
+        layout.drift_report("churn_demo", "2024-05-01")
+        == f"{base}/reports/churn_demo/drift/2024-05-01/churn_demo_2024-05-01_drift_report.html"
+    )
+    assert layout.data_docs_dir() == f"{base}/gx"
+    assert layout.landing_dir("churn_demo") == f"{base}/landing/churn_demo"
+
+
+def test_every_known_table_has_a_distinct_path() -> None:
+    layout = StorageLayout("/lake")
+    paths = [layout.platform_table(t) for t in PLATFORM_TABLES]
+    paths += [layout.model_table("m", t) for t in MODEL_TABLES]
+    assert len(set(paths)) == len(PLATFORM_TABLES) + len(MODEL_TABLES)
+    assert all("//" not in p for p in paths)
+
+
+def test_unknown_tables_raise_keyerror_naming_the_table() -> None:
+    layout = StorageLayout("/lake")
+    with pytest.raises(KeyError, match="predictionz"):
+        layout.platform_table("predictionz")
+    with pytest.raises(KeyError, match="silver"):
+        layout.model_table("churn_demo", "silver")
+    with pytest.raises(KeyError):
+        layout.model_table("churn_demo", "predictions")  # a platform table is not a model table
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("manual__2024-05-01T02:00:00+00:00", "manual__2024-05-01T02_00_00_00_00"),
+        ("scheduled__2024-05-01", "scheduled__2024-05-01"),
+        ("a/b\\c d", "a_b_c_d"),
+        ("v1.2_x-y", "v1.2_x-y"),
+    ],
+)
+def test_safe_key(text: str, expected: str) -> None:
+    assert safe_key(text) == expected
+    assert safe_key(expected) == expected
