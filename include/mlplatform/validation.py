@@ -139,6 +139,7 @@ def run_gx(
 ) -> ValidationOutcome:
     """Run the suite with GX on the Spark DataFrame; build Data Docs when a project dir is given."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     if gx_project_dir:
@@ -146,6 +147,7 @@ def run_gx(
         context = gx.get_context(mode="file", project_root_dir=gx_project_dir)
     else:
         context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     source = context.data_sources.add_or_update_spark(name="spark")
     asset_name = f"{spec.name}_batch"
     try:
