@@ -49,7 +49,7 @@ $(VENV)/.installed: requirements.txt
 	  { echo "ERROR: Python 3.11 is required; $(PYTHON) is $$($(PYTHON) --version)."; exit 1; }
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet -r requirements.txt
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.txt
 	@touch $@
 
 install: $(VENV)/.installed
