@@ -26,14 +26,13 @@ DEMO_DRIFT_DATE ?= 2026-11-03
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui bench clean
+.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
 	@echo "make test   - install, initialise Airflow, run the whole test suite"
 	@echo "make ui     - Airflow UI + scheduler + dag-processor on http://127.0.0.1:$(UI_PORT) (admin/admin)"
 	@echo "make lint   - ruff check and format check"
-	@echo "make bench  - benchmarks (results in bench/results/)"
 
 check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
@@ -83,12 +82,12 @@ test-fast: install
 	$(BIN)/python -m pytest tests -m "not e2e and not spark"
 
 lint: install
-	$(BIN)/ruff check include dags tests bench scripts
-	$(BIN)/ruff format --check include dags tests bench scripts
+	$(BIN)/ruff check include dags tests scripts
+	$(BIN)/ruff format --check include dags tests scripts
 
 format: install
-	$(BIN)/ruff format include dags tests bench scripts
-	$(BIN)/ruff check --fix include dags tests bench scripts
+	$(BIN)/ruff format include dags tests scripts
+	$(BIN)/ruff check --fix include dags tests scripts
 
 ui: check-java jars airflow-init
 	@echo "Airflow UI on http://127.0.0.1:$(UI_PORT)  (user admin, password admin); Ctrl-C stops all three."
@@ -101,9 +100,6 @@ ui: check-java jars airflow-init
 	   $(BIN)/airflow scheduler & \
 	   $(BIN)/airflow dag-processor & \
 	   wait'
-
-bench: check-java jars
-	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(AIRFLOW_HOME) lakehouse test-artifacts

@@ -49,10 +49,6 @@ def read_source(
     extras = [c for c in present if c not in declared]
     reader = spark.read.format(source.format).options(**source.options)
     if source.format in ("csv", "json"):
-        # With CSV column pruning on, Spark tokenizes only the selected columns, so a line with too
-        # many or too few fields (e.g. an unbalanced quote) is not flagged in _corrupt_record when
-        # the file has undeclared extra columns. Bronze must keep malformed lines visible.
-        spark.conf.set("spark.sql.csv.parser.columnPruning.enabled", "false")
         fields = [StructField(c, StringType()) for c in present] + [StructField(CORRUPT, StringType())]
         reader = reader.schema(StructType(fields)).option("mode", "PERMISSIVE")
         reader = reader.option("columnNameOfCorruptRecord", CORRUPT)

@@ -113,6 +113,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.task.maxFailures": "1" if settings.spark_master.startswith("local") else "4",
         "spark.python.worker.reuse": "true",
         "spark.ui.showConsoleProgress": "false",
+        # With CSV column pruning Spark tokenises only the selected columns, so a line with too many
+        # or too few fields is not flagged in _corrupt_record; bronze must keep malformed lines visible.
+        "spark.sql.csv.parser.columnPruning.enabled": "false",
         "spark.databricks.delta.snapshotPartitions": str(max(1, settings.spark_shuffle_partitions)),
     }
     if not settings.is_local_storage:
@@ -130,6 +133,8 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
     if active is not None:
         return active
     check_java()
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.master(settings.spark_master).appName(settings.spark_app_name)

@@ -48,7 +48,9 @@ def telco_run(airflow_db, spark, telco_csv, tmp_path_factory) -> dict[str, Any]:
         csv.writer(fh).writerows([header, *batch])
     dags = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags
     runs = {
-        "train": dags[f"{MODEL}_training"].test(logical_date=_date(TRAIN_DATE), run_conf={"reason": "telco e2e"}),
+        "train": dags[f"{MODEL}_training"].test(
+            logical_date=_date(TRAIN_DATE), run_conf={"reason": "telco e2e"}
+        ),
         "score": dags[f"{MODEL}_scoring"].test(logical_date=_date(SCORE_DATE)),
     }
     yield {"runs": runs, "layout": layout, "batch_rows": len(batch)}
