@@ -26,13 +26,14 @@ DEMO_DRIFT_DATE ?= 2026-11-03
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui clean
+.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui bench clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
 	@echo "make test   - install, initialise Airflow, run the whole test suite"
 	@echo "make ui     - Airflow UI + scheduler + dag-processor on http://127.0.0.1:$(UI_PORT) (admin/admin)"
 	@echo "make lint   - ruff check and format check"
+	@echo "make bench  - benchmarks (results in bench/results/)"
 
 check-java:
 	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || { \
@@ -82,15 +83,18 @@ test-fast: install
 	$(BIN)/python -m pytest tests -m "not e2e and not spark"
 
 lint: install
-	$(BIN)/ruff check include dags tests scripts
-	$(BIN)/ruff format --check include dags tests scripts
+	$(BIN)/ruff check include dags tests scripts bench
+	$(BIN)/ruff format --check include dags tests scripts bench
 
 format: install
-	$(BIN)/ruff format include dags tests scripts
-	$(BIN)/ruff check --fix include dags tests scripts
+	$(BIN)/ruff format include dags tests scripts bench
+	$(BIN)/ruff check --fix include dags tests scripts bench
 
 ui: check-java jars airflow-init
+	@$(BIN)/airflow dags reserialize >$(AIRFLOW_HOME)/reserialize.log 2>&1
+	@$(BIN)/airflow dags unpause --treat-dag-id-as-regex --yes '_training$$' >/dev/null 2>&1 || true
 	@echo "Airflow UI on http://127.0.0.1:$(UI_PORT)  (user admin, password admin); Ctrl-C stops all three."
+	@echo "Training DAGs are unpaused (they run only when triggered); scoring DAGs stay paused until you toggle them."
 	@AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2 \
 	 AIRFLOW__API__BASE_URL=http://127.0.0.1:$(UI_PORT) \
 	 AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(UI_PORT)/execution/ \
@@ -100,6 +104,9 @@ ui: check-java jars airflow-init
 	   $(BIN)/airflow scheduler & \
 	   $(BIN)/airflow dag-processor & \
 	   wait'
+
+bench: check-java jars
+	$(BIN)/python -m bench.bench_validation_features --rows $${BENCH_ROWS:-1000000}
 
 clean:
 	rm -rf $(AIRFLOW_HOME) lakehouse test-artifacts

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlplatform.settings import get_settings
-from mlplatform.storage import StorageLayout
+from mlplatform.storage import PLATFORM_TABLES, StorageLayout
 
 
 def cmd_jars(_: argparse.Namespace) -> int:
@@ -22,6 +22,20 @@ def cmd_jars(_: argparse.Namespace) -> int:
 
     for jar in resolve_jars():
         print(jar)
+    return 0
+
+
+def cmd_catalog(_: argparse.Namespace) -> int:
+    from mlplatform.catalog import sync_catalog
+    from mlplatform.spark import get_spark
+    from mlplatform.specs import load_specs
+
+    settings = get_settings()
+    layout = StorageLayout(settings.storage_root)
+    specs = list(load_specs(settings.spec_dir).values())
+    uri = layout.platform_table("feature_catalog")
+    rows = sync_catalog(get_spark(settings), uri, layout.platform_table("model_registry"), specs)
+    print(f"feature catalog: {rows} features of {len(specs)} specs in {uri}")
     return 0
 
 
@@ -95,24 +109,15 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
         row["drift_report"] = layout.drift_report(model, ds)
         per_date.append(row)
     summary["scoring"] = per_date
+    catalog = table(layout.platform_table("feature_catalog"))
+    summary["catalog_features"] = catalog.count() if catalog is not None else 0
     lineage = table(layout.platform_table("lineage"))
     summary["lineage_rows"] = (
         lineage.where(F.col("model_name") == model).count() if lineage is not None else 0
     )
     summary["tables"] = {
         **{name: layout.model_table(model, name) for name in ("bronze", "validated", "features")},
-        **{
-            name: layout.platform_table(name)
-            for name in (
-                "quarantine",
-                "validation_results",
-                "predictions",
-                "drift_metrics",
-                "model_registry",
-                "promotion_decisions",
-                "lineage",
-            )
-        },
+        **{name: layout.platform_table(name) for name in PLATFORM_TABLES},
     }
     docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     summary["data_docs"] = str(docs) if docs.exists() else None
@@ -150,7 +155,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("data_docs"):
         lines.append(f"  GX Data Docs: {summary['data_docs']}")
     lines.append("")
-    lines.append(f"Delta tables (lineage rows for this model: {summary['lineage_rows']}):")
+    lines.append(
+        f"Delta tables (lineage rows for this model: {summary['lineage_rows']}; "
+        f"feature catalog: {summary['catalog_features']} features):"
+    )
     for name, uri in summary["tables"].items():
         lines.append(f"  {name:<20} {uri}")
     lines.append("=" * 78)
@@ -169,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("jars", help="resolve Delta's jars into the local cache").set_defaults(func=cmd_jars)
+    sub.add_parser("catalog", help="sync every spec's features into the feature catalog").set_defaults(
+        func=cmd_catalog
+    )
     demo = sub.add_parser("demo-data", help="write deterministic demo data to the landing folder")
     demo.add_argument("--model", default="churn_demo")
     demo.add_argument("--train-rows", type=int, default=0, help="0 = MLP_DEMO_ROWS")

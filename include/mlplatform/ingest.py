@@ -23,12 +23,14 @@ class SourceError(ValueError):
     """The source file is missing, unreadable, or lacks a declared column."""
 
 
-def _read_header_columns(spark: SparkSession, source: SourceSpec, uri: str) -> list[str]:
+def source_schema(spark: SparkSession, source: SourceSpec, uri: str) -> dict[str, str]:
+    """The file's columns and Spark types (CSV columns are all strings: no type inference)."""
     reader = spark.read.format(source.format).options(**source.options)
     try:
-        return list(reader.load(uri).columns)
+        schema = reader.load(uri).schema
     except Exception as exc:  # Spark raises AnalysisException and friends; the message is what matters
         raise SourceError(f"cannot read source file {uri} ({source.format}): {exc}") from exc
+    return {f.name: f.dataType.simpleString() for f in schema.fields}
 
 
 def read_source(
@@ -38,7 +40,7 @@ def read_source(
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
-    present = _read_header_columns(spark, source, uri)
+    present = list(source_schema(spark, source, uri))
     declared = spec.columns.raw_columns
     needed = [c for c in declared if require_target or c != spec.columns.target]
     missing = [c for c in needed if c not in present]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mlplatform import filestore
 from mlplatform.lineage import LineageEntry, RunContext, code_version, record_lineage
 from mlplatform.settings import Settings, get_settings
-from mlplatform.specs import ModelSpec, load_spec, spec_path
+from mlplatform.specs import ModelSpec, load_spec, load_specs, spec_path
 from mlplatform.storage import StorageLayout, safe_key
 from mlplatform.tables import (
     PLATFORM_SCHEMAS,
@@ -81,19 +81,33 @@ def _staging(p: Platform, ctx: RunContext) -> str:
 
 def step_ingest(p: Platform, ctx: RunContext, entry: LineageEntry, *, mode: str) -> dict[str, Any]:
     """Source file → the batch's bronze partition (all strings, nothing dropped)."""
-    from mlplatform.ingest import ingest_to_bronze
+    from mlplatform.ingest import ingest_to_bronze, source_schema
+    from mlplatform.source_schema import check_and_record
 
     batch_id = training_batch_id(ctx) if mode == "training" else scoring_batch_id(ctx)
     uri = source_uri(p, mode, ctx.ds)
     source = p.spec.source.training if mode == "training" else p.spec.source.scoring
     bronze = p.model_table("bronze")
     entry.read("source", uri)
+    schemas_uri = p.table("source_schemas")
+    schema = check_and_record(
+        p.spark, schemas_uri, p.spec, mode, source_schema(p.spark, source, uri), uri, ctx.run_id
+    )
+    entry.params.update(schema)
+    entry.read("source_schemas", schemas_uri, delta_version(p.spark, schemas_uri))
     out = ingest_to_bronze(p.spark, p.spec, source, uri, bronze, batch_id, require_target=mode == "training")
     entry.wrote("bronze", bronze, int(out["bronze_version"]))
     entry.params.update(
         {"mode": mode, "batch_id": batch_id, "rows": out["rows"], "extra_columns": out["extra_columns"]}
     )
-    return {"batch_id": batch_id, "mode": mode, "rows": out["rows"], "bronze_version": out["bronze_version"]}
+    return {
+        "batch_id": batch_id,
+        "mode": mode,
+        "rows": out["rows"],
+        "bronze_version": out["bronze_version"],
+        "source_uri": uri,
+        "schema_version": schema["schema_version"],
+    }
 
 
 def step_validate(
@@ -118,7 +132,7 @@ def step_validate(
         gx_project_dir=gx_dir,
         run_name=f"{p.spec.name}:{batch_id}",
     )
-    table_failures = v.table_level_failures(outcome)
+    table_failures = v.table_level_failures(outcome, p.spec)
     results_uri = p.table("validation_results")
     key = f"model_name = {sql_literal(p.spec.name)} AND batch_id = {sql_literal(batch_id)}"
     results_df = p.spark.createDataFrame(
@@ -140,10 +154,12 @@ def step_validate(
         replace_platform_partition(p.spark, "quarantine", quarantine_uri, quarantined, key),
     )
     entry.params.update(v.summarise(outcome))
+    if outcome.data_docs_uri:
+        entry.wrote("data_docs", outcome.data_docs_uri)
     if table_failures:
         raise v.DataQualityError(
-            f"table {bronze_uri} batch {batch_id} for model '{p.spec.name}' failed table-level "
-            f"expectations: {'; '.join(table_failures)}"
+            f"source file {batch.get('source_uri')} (table {bronze_uri}, batch {batch_id}) for model "
+            f"'{p.spec.name}' failed table-level expectations: {'; '.join(table_failures)}"
         )
     if outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
         raise v.DataQualityError(v.failure_message(p.spec, bronze_uri, outcome))
@@ -186,6 +202,25 @@ def _write_features(p: Platform, features: Any, batch_id: str, entry: LineageEnt
     return version
 
 
+def _aggregate_history(p: Platform, current: Any, batch_id: str) -> Any:
+    """Validated rows of the model's other batches for the windowed aggregates (None without any).
+
+    Only the columns the aggregates read, plus the id; rows repeated across batches (a source
+    ingested twice) or equal to a current row count once.
+    """
+    from pyspark.sql import functions as F
+
+    aggs, cols = p.spec.features.aggregates, p.spec.columns
+    if not aggs:
+        return None
+    needed = list(dict.fromkeys([cols.id, str(cols.entity), str(cols.event_time)]))
+    needed += list(dict.fromkeys(a.column for a in aggs if a.column not in ("*", *needed)))
+    others = (
+        p.spark.read.format("delta").load(p.model_table("validated")).where(F.col("_batch_id") != batch_id)
+    )
+    return others.select(*needed).subtract(current.select(*needed))
+
+
 def step_features(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
 ) -> dict[str, Any]:
@@ -210,7 +245,8 @@ def step_features(
         state_uri = f"{_staging(p, ctx)}/feature_state.json"
         filestore.write_text(state_uri, json.dumps(state, sort_keys=True, allow_nan=False))
         entry.wrote("feature_state", state_uri)
-        features = fe.apply_features(validated, p.spec, state, with_split=True)
+        history = _aggregate_history(p, validated, batch_id)
+        features = fe.apply_features(validated, p.spec, state, with_split=True, history=history)
         result["feature_state_uri"] = state_uri
     else:
         champion = load_champion(p.spark, p.table("model_registry"), p.spec.name)
@@ -218,7 +254,10 @@ def step_features(
         entry.read(
             "model_registry", p.table("model_registry"), delta_version(p.spark, p.table("model_registry"))
         )
-        features = fe.apply_features(validated, p.spec, champion.feature_state, with_split=False)
+        history = _aggregate_history(p, validated, batch_id)
+        features = fe.apply_features(
+            validated, p.spec, champion.feature_state, with_split=False, history=history
+        )
         result["model_version"] = champion.version
     result["features_version"] = _write_features(p, features, batch_id, entry)
     return result
@@ -238,7 +277,8 @@ def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict
     entry.read("features", uri, batch["features_version"])
     train = read_batch(p.spark, uri, batch["batch_id"]).where(F.col("split") == "train")
     counts = check_training_data(train, p.spec, uri)
-    booster_raw = train_distributed(train, p.spec, p.settings.xgb_num_workers)
+    names = _staged_feature_names(batch)
+    booster_raw = train_distributed(train, p.spec, p.settings.xgb_num_workers, feature_names=names)
     booster_uri = f"{_staging(p, ctx)}/model.ubj"
     sha = filestore.write_bytes(booster_uri, booster_raw)
     entry.wrote("staged_booster", booster_uri)
@@ -248,12 +288,19 @@ def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict
     return {**batch, "booster_uri": booster_uri, "booster_sha256": sha, "train_rows": counts["rows"]}
 
 
-def _holdout_pandas(p: Platform, batch: dict[str, Any]) -> Any:
+def _staged_feature_names(batch: dict[str, Any]) -> list[str]:
+    """The booster's features, from the feature state staged by this run's features step."""
+    from mlplatform.features import output_feature_names
+
+    return output_feature_names(json.loads(filestore.read_text(batch["feature_state_uri"])))
+
+
+def _holdout_pandas(p: Platform, batch: dict[str, Any], feature_names: list[str]) -> Any:
     from pyspark.sql import functions as F
 
     from mlplatform.ingest import read_batch
 
-    cols = ["entity_id", "label", *p.spec.model_features]
+    cols = ["entity_id", "label", *feature_names]
     holdout = read_batch(p.spark, p.model_table("features"), batch["batch_id"]).where(
         F.col("split") == "holdout"
     )
@@ -274,7 +321,7 @@ def step_evaluate(
     if filestore.sha256_hex(raw) != trained["booster_sha256"]:
         raise RuntimeError(f"staged booster {trained['booster_uri']} changed since training")
     booster = load_booster(raw)
-    holdout = _holdout_pandas(p, trained)
+    holdout = _holdout_pandas(p, trained, _staged_feature_names(trained))
     scores = predict_scores(booster, holdout)
     metrics = evaluate(holdout["label"].to_numpy(), scores, p.spec.training.decision_threshold)
     validated = read_batch(p.spark, p.model_table("validated"), trained["batch_id"])
@@ -305,6 +352,7 @@ def step_explain(
 ) -> dict[str, Any]:
     """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample."""
     from mlplatform.explain import compute_shap_values, render_shap_report, shap_importance_rows
+    from mlplatform.features import output_feature_names
     from mlplatform.registry import load_version
     from mlplatform.training import predict_scores
 
@@ -313,10 +361,11 @@ def step_explain(
     entry.model_version = version
     booster = model.booster()
     entry.read("features", p.model_table("features"), registered["features_version"])
-    holdout = _holdout_pandas(p, registered)
+    names = output_feature_names(model.feature_state)
+    holdout = _holdout_pandas(p, registered, names)
     n = min(len(holdout), p.spec.training.shap_sample_rows)
     sample = holdout.sample(n=n, random_state=p.spec.training.seed) if n < len(holdout) else holdout
-    X = sample[p.spec.model_features].reset_index(drop=True)
+    X = sample[names].reset_index(drop=True)
     result = compute_shap_values(booster, X)
     html = render_shap_report(
         result,
@@ -336,20 +385,24 @@ def step_explain(
 def step_register(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, evaluated: dict[str, Any]
 ) -> dict[str, Any]:
-    """Register the staged model as a new version: artifacts, checksums, registry event."""
+    """Register the staged model as a new version: artifacts, checksums, registry event, catalog."""
+    from mlplatform.catalog import sync_catalog
+    from mlplatform.features import output_feature_names
     from mlplatform.registry import register_version
 
     staging = _staging(p, ctx)
     booster_raw = filestore.read_bytes(evaluated["booster_uri"])
     if filestore.sha256_hex(booster_raw) != evaluated["booster_sha256"]:
         raise RuntimeError(f"staged booster {evaluated['booster_uri']} changed since training")
+    state = json.loads(filestore.read_text(f"{staging}/feature_state.json"))
+    names = output_feature_names(state)
     documents = {
-        "feature_state.json": json.loads(filestore.read_text(f"{staging}/feature_state.json")),
+        "feature_state.json": state,
         "reference_profile.json": json.loads(filestore.read_text(f"{staging}/reference_profile.json")),
         "metrics.json": evaluated["metrics"],
         "signature.json": {
-            "feature_names": p.spec.model_features,
-            "feature_types": ["double"] * len(p.spec.model_features),
+            "feature_names": names,
+            "feature_types": ["double"] * len(names),
             "target": p.spec.columns.target,
             "decision_threshold": p.spec.training.decision_threshold,
         },
@@ -384,6 +437,9 @@ def step_register(
     entry.read("features", features_uri, evaluated["features_version"])
     entry.wrote("model_registry", registry_uri, delta_version(p.spark, registry_uri))
     entry.params["created"] = created
+    catalog_uri = p.table("feature_catalog")
+    sync_catalog(p.spark, catalog_uri, registry_uri, list(load_specs(p.settings.spec_dir).values()))
+    entry.wrote("feature_catalog", catalog_uri, delta_version(p.spark, catalog_uri))
     return {
         "version": version,
         "metrics": evaluated["metrics"],

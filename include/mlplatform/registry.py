@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlplatform import filestore
@@ -261,7 +261,11 @@ def append_alias_events(
     rows = []
     if demote is not None and demote != promote:
         rows.append({**base, "version": demote, "event": "demoted", "event_time": now})
-    rows.append({**base, "version": promote, "event": "promoted", "event_time": now})
+    # The promotion is stamped strictly after the demotion so that replaying events in time order
+    # never depends on how ties are broken.
+    rows.append(
+        {**base, "version": promote, "event": "promoted", "event_time": now + timedelta(microseconds=1)}
+    )
     append_rows(spark, registry_uri, PLATFORM_SCHEMAS["model_registry"], rows)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 
@@ -43,10 +43,16 @@ class SourcesSpec(_Strict):
 
 
 class ColumnsSpec(_Strict):
-    """Column roles. Every raw column the model uses is named here exactly once."""
+    """Column roles. Every raw column the model uses is named here once (``entity`` may repeat ``id``).
+
+    ``entity`` keys the windowed aggregates; ``timestamps`` are raw columns parsed as timestamps
+    (inputs of ``date_part`` features).
+    """
 
     id: str
+    entity: str | None = None
     event_time: str | None = None
+    timestamps: list[str] = Field(default_factory=list)
     target: str
     target_positive: str = "1"
     numeric: list[str] = Field(default_factory=list)
@@ -59,6 +65,9 @@ class ColumnsSpec(_Strict):
         roles += [("categorical", self.categorical)]
         if self.event_time:
             roles.append(("event_time", [self.event_time]))
+        if self.entity and self.entity != self.id:
+            roles.append(("entity", [self.entity]))
+        roles.append(("timestamps", self.timestamps))
         for role, names in roles:
             for name in names:
                 if name in seen:
@@ -75,7 +84,9 @@ class ColumnsSpec(_Strict):
     @property
     def raw_columns(self) -> list[str]:
         extra = [self.event_time] if self.event_time else []
-        return [self.id, *extra, *self.features, self.target]
+        if self.entity and self.entity != self.id:
+            extra.append(self.entity)
+        return [self.id, *extra, *self.timestamps, *self.features, self.target]
 
 
 class RangeSpec(_Strict):
@@ -83,38 +94,109 @@ class RangeSpec(_Strict):
     max: float | None = None
 
 
+class ExtraExpectation(_Strict):
+    """Any Great Expectations expectation, by its snake_case type and keyword arguments."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
 class ValidationSpec(_Strict):
-    """Expectations the raw data must meet; failing rows are quarantined with the reason."""
+    """Expectations the raw data must meet, and what to do when it does not.
+
+    Failing rows are quarantined with the reason; the run fails when more than
+    ``max_bad_row_fraction`` of the batch fails, or on a table-level problem (empty batch, row
+    count outside the bounds, duplicated keys under ``duplicate_keys: fail``, schema drift under
+    a ``fail`` policy).
+    """
 
     required: list[str] = Field(default_factory=list)
     ranges: dict[str, RangeSpec] = Field(default_factory=dict)
     allowed_values: dict[str, list[str]] = Field(default_factory=dict)
     unique: list[str] = Field(default_factory=list)
     min_rows: int = Field(default=1, ge=1)
+    max_rows: int | None = Field(default=None, ge=1)
     max_bad_row_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
+    duplicate_keys: Literal["fail", "quarantine"] = "fail"
+    extra_columns: Literal["ignore", "fail"] = "ignore"
+    type_changes: Literal["fail", "ignore"] = "fail"
+    expectations: list[ExtraExpectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _row_bounds(self) -> ValidationSpec:
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError(f"max_rows ({self.max_rows}) is below min_rows ({self.min_rows})")
+        return self
 
 
 class DerivedFeature(_Strict):
-    """A feature computed from other columns: ``log1p(x)``, ``ratio(a, b)``, ``clip(x)``."""
+    """A feature computed from other columns: ``log1p(x)``, ``ratio(a, b)``, ``clip(x)``,
+    ``bucketize(x)`` (index of the bucket among ``boundaries``) or ``date_part(ts)`` (``part``).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    op: Literal["log1p", "ratio", "clip"]
+    op: Literal["log1p", "ratio", "clip", "bucketize", "date_part"]
     inputs: list[str] = Field(min_length=1, max_length=2)
     lower: float | None = None
     upper: float | None = None
+    boundaries: list[float] | None = None
+    part: Literal["year", "month", "dayofweek", "dayofmonth", "hour"] | None = None
+
+    @field_validator("boundaries")
+    @classmethod
+    def _increasing(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("boundaries must not be empty")
+            if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+                raise ValueError(f"boundaries must be strictly increasing, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _arity(self) -> DerivedFeature:
         expected = 2 if self.op == "ratio" else 1
         if len(self.inputs) != expected:
             raise ValueError(f"op '{self.op}' takes {expected} input(s), got {len(self.inputs)}")
+        if (self.op == "bucketize") != (self.boundaries is not None):
+            raise ValueError(f"field 'boundaries' is required by op 'bucketize' only (op is '{self.op}')")
+        if (self.op == "date_part") != (self.part is not None):
+            raise ValueError(f"field 'part' is required by op 'date_part' only (op is '{self.op}')")
         return self
 
 
+WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+class AggregateFeature(_Strict):
+    """A point-in-time aggregate of the entity's strictly earlier rows within ``window`` ("7d", "24h")."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    column: str
+    agg: Literal["count", "sum", "mean", "min", "max"]
+    window: str = Field(pattern=r"^[1-9][0-9]*[smhdw]$")
+
+    @model_validator(mode="after")
+    def _star_is_count(self) -> AggregateFeature:
+        if self.column == "*" and self.agg != "count":
+            raise ValueError(f"column '*' is only valid with agg 'count', not '{self.agg}'")
+        return self
+
+    @property
+    def window_seconds(self) -> int:
+        return int(self.window[:-1]) * WINDOW_UNITS[self.window[-1]]
+
+
 class FeaturesSpec(_Strict):
+    """How raw columns become features. ``categorical_encoding``: ``index`` (one code per category),
+    ``one_hot`` (a column per category plus ``<col>__other``) or ``target`` (smoothed label mean).
+    """
+
     numeric_impute: Literal["median", "mean", "zero", "none"] = "median"
     max_categories: int = Field(default=50, ge=2)
+    categorical_encoding: Literal["index", "one_hot", "target"] = "index"
+    target_smoothing: float = Field(default=10.0, ge=0.0)
     derived: list[DerivedFeature] = Field(default_factory=list)
+    aggregates: list[AggregateFeature] = Field(default_factory=list)
 
 
 class TrainingSpec(_Strict):
@@ -177,15 +259,37 @@ class ModelSpec(_Strict):
                 if name not in allowed:
                     raise ValueError(f"{field}: '{name}' is not a declared column of that kind")
         derived_names: set[str] = set()
+        times = {*self.columns.timestamps, *([self.columns.event_time] if self.columns.event_time else [])}
         for i, feat in enumerate(self.features.derived):
             for name in feat.inputs:
-                if name not in numeric and name not in derived_names:
+                if feat.op == "date_part" and name not in times:
+                    raise ValueError(
+                        f"features.derived[{i}] ('{feat.name}'): input '{name}' is not a timestamp column "
+                        "(columns.timestamps or columns.event_time)"
+                    )
+                if feat.op != "date_part" and name not in numeric and name not in derived_names:
                     raise ValueError(
                         f"features.derived[{i}] ('{feat.name}'): input '{name}' is not a numeric column"
                     )
             if feat.name in known or feat.name in derived_names:
                 raise ValueError(f"features.derived[{i}]: name '{feat.name}' is already used")
             derived_names.add(feat.name)
+        for i, agg in enumerate(self.features.aggregates):
+            where = f"features.aggregates[{i}] ('{agg.name}')"
+            for field in ("entity", "event_time"):
+                if not getattr(self.columns, field):
+                    raise ValueError(f"{where}: aggregates require field 'columns.{field}' to be set")
+            if agg.column != "*" and agg.column not in numeric:
+                raise ValueError(f"{where}: column '{agg.column}' is not a numeric column (or '*')")
+            if agg.name in known or agg.name in derived_names:
+                raise ValueError(f"{where}: name '{agg.name}' is already used")
+            derived_names.add(agg.name)
+        for i, extra in enumerate(self.validation.expectations):
+            column = extra.kwargs.get("column")
+            if column is not None and column not in known:
+                raise ValueError(
+                    f"validation.expectations[{i}] ({extra.type}): column '{column}' is not declared"
+                )
         for name in self.drift.feature_thresholds:
             if name not in known and name not in derived_names:
                 raise ValueError(f"drift.feature_thresholds: '{name}' is not a feature")
@@ -196,9 +300,17 @@ class ModelSpec(_Strict):
         return [f.name for f in self.features.derived]
 
     @property
+    def aggregate_names(self) -> list[str]:
+        return [a.name for a in self.features.aggregates]
+
+    @property
     def model_features(self) -> list[str]:
-        """Feature names in the order the booster sees them."""
-        return [*self.columns.numeric, *self.derived_names, *self.columns.categorical]
+        """Base feature names in order: numeric, derived, aggregates, categorical.
+
+        With ``index`` or ``target`` encoding these are the booster's features; ``one_hot`` expands
+        each categorical into columns known only after fitting (``features.output_feature_names``).
+        """
+        return [*self.columns.numeric, *self.derived_names, *self.aggregate_names, *self.columns.categorical]
 
     @property
     def content_hash(self) -> str:

@@ -16,6 +16,8 @@ PLATFORM_TABLES = (
     "model_registry",
     "promotion_decisions",
     "lineage",
+    "source_schemas",
+    "feature_catalog",
 )
 MODEL_TABLES = ("bronze", "validated", "features")
 

@@ -65,6 +65,18 @@ PLATFORM_SCHEMAS: dict[str, TableSchema] = {
         append_only=True,
         doc="Every promotion gate evaluation: each check's value, threshold and verdict.",
     ),
+    "source_schemas": TableSchema(
+        "model_name string, source string, schema_version int, columns string, changes string, "
+        "source_uri string, run_id string, recorded_at timestamp",
+        append_only=True,
+        doc="Each schema seen for a model's training or scoring source; a new version when it changes.",
+    ),
+    "feature_catalog": TableSchema(
+        "feature_name string, definition string, kind string, dtype string, source_columns array<string>, "
+        "owner string, models array<string>, "
+        "model_versions array<struct<model:string,first_version:int,last_version:int>>, updated_at timestamp",
+        doc="One row per feature (name and definition): what it is, where it comes from, who uses it.",
+    ),
     "lineage": TableSchema(
         "lineage_id string, run_id string, dag_id string, task_id string, try_number int, "
         "logical_date timestamp, trigger_type string, triggered_by string, model_name string, "

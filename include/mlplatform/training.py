@@ -46,12 +46,17 @@ def check_training_data(train: DataFrame, spec: ModelSpec, table: str) -> dict[s
     return {"rows": n, "positives": pos}
 
 
-def train_distributed(train: DataFrame, spec: ModelSpec, num_workers: int) -> bytes:
-    """Train ``SparkXGBClassifier`` on the training split; return the booster as UBJSON bytes."""
+def train_distributed(
+    train: DataFrame, spec: ModelSpec, num_workers: int, feature_names: list[str] | None = None
+) -> bytes:
+    """Train ``SparkXGBClassifier`` on the training split; return the booster as UBJSON bytes.
+
+    ``feature_names`` are the fitted state's output columns (default: the spec's base features).
+    """
     from pyspark.ml.feature import VectorAssembler
     from xgboost.spark import SparkXGBClassifier
 
-    features = spec.model_features
+    features = list(feature_names or spec.model_features)
     assembler = VectorAssembler(inputCols=features, outputCol="features", handleInvalid="keep")
     assembled = assembler.transform(train).select("features", "label")
     if assembled.rdd.getNumPartitions() != num_workers:

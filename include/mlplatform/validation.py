@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 NUMBER_REGEX = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 RAW_SUFFIX = "__raw"
 
 
@@ -73,6 +74,7 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
     from pyspark.sql import functions as F
 
     cols = spec.columns
+    timestamps = time_columns(spec)
     out = [F.col("_row_id"), F.col(CORRUPT)]
     for name in cols.raw_columns:
         trimmed = F.trim(F.col(name))
@@ -80,6 +82,9 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
         if name in cols.numeric:
             out.append(value.alias(name + RAW_SUFFIX))
             out.append(F.expr(f"try_cast(nullif(trim(`{name}`), '') as double)").alias(name))
+        elif name in timestamps:
+            out.append(value.alias(name + RAW_SUFFIX))
+            out.append(F.expr(f"try_to_timestamp(nullif(trim(`{name}`), ''))").alias(name))
         else:
             out.append(value.alias(name))
     prepared = df.select(*out)
@@ -94,21 +99,31 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
     return prepared
 
 
+def time_columns(spec: ModelSpec) -> list[str]:
+    """Raw columns typed as timestamps: the event time and the declared ``timestamps``."""
+    cols = spec.columns
+    return list(dict.fromkeys([*([cols.event_time] if cols.event_time else []), *cols.timestamps]))
+
+
 def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     """The GX expectations for a model's batches, derived from the spec."""
     import great_expectations.expectations as gxe
 
     cols, rules = spec.columns, spec.validation
     suite: list[Any] = [
-        gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows),
+        gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows, max_value=rules.max_rows),
         gxe.ExpectColumnValuesToBeNull(column=CORRUPT),
     ]
-    required = list(dict.fromkeys([cols.id, *rules.required] + ([cols.target] if require_target else [])))
-    for name in required:
-        column = name + RAW_SUFFIX if name in cols.numeric else name
+    timestamps = time_columns(spec)
+    needs_time = [cols.event_time] if cols.event_time and spec.features.aggregates else []
+    required = [cols.id, *rules.required, *needs_time] + ([cols.target] if require_target else [])
+    for name in dict.fromkeys(required):
+        column = name + RAW_SUFFIX if name in cols.numeric or name in timestamps else name
         suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
     for name in cols.numeric:
         suite.append(gxe.ExpectColumnValuesToMatchRegex(column=name + RAW_SUFFIX, regex=NUMBER_REGEX))
+    for name in timestamps:
+        suite.append(gxe.ExpectColumnValuesToMatchRegex(column=name + RAW_SUFFIX, regex=TIMESTAMP_REGEX))
     for name, bounds in rules.ranges.items():
         suite.append(
             gxe.ExpectColumnValuesToBeBetween(column=name, min_value=bounds.min, max_value=bounds.max)
@@ -119,7 +134,24 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
         suite.append(gxe.ExpectColumnValuesToNotBeNull(column="_label"))
     for name in rules.unique:
         suite.append(gxe.ExpectColumnValuesToBeUnique(column=name))
+    for i, extra in enumerate(rules.expectations):
+        suite.append(extra_expectation(spec, i, extra.type, extra.kwargs))
     return suite
+
+
+def extra_expectation(spec: ModelSpec, index: int, type_name: str, kwargs: dict[str, Any]) -> Any:
+    """A GX expectation named in the spec (``expect_column_value_lengths_to_be_between`` → class)."""
+    import great_expectations.expectations as gxe
+
+    class_name = "".join(part.capitalize() for part in type_name.split("_"))
+    cls = getattr(gxe, class_name, None)
+    where = f"model spec '{spec.name}', field validation.expectations[{index}]"
+    if cls is None:
+        raise ValueError(f"{where}: Great Expectations has no expectation '{type_name}'")
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # pydantic errors from GX name the bad argument
+        raise ValueError(f"{where} ({type_name}): invalid arguments {kwargs}: {exc}") from exc
 
 
 def _display_column(column: str | None) -> str | None:
@@ -204,13 +236,24 @@ def run_gx(
     return ValidationOutcome(total, outcomes, dict(reasons), docs_uri)
 
 
-def table_level_failures(outcome: ValidationOutcome) -> list[str]:
-    """Failures that concern the batch as a whole (no row to quarantine)."""
-    return [
+def table_level_failures(outcome: ValidationOutcome, spec: ModelSpec | None = None) -> list[str]:
+    """Failures that concern the batch as a whole and fail the run whatever the bad-row share.
+
+    Table expectations (row count bounds) always; duplicated keys when the spec's
+    ``validation.duplicate_keys`` is ``fail`` (the duplicated rows are still quarantined).
+    """
+    failures = [
         f"{o.label} failed (observed {o.element_count} rows)"
         for o in outcome.outcomes
         if not o.success and not o.row_ids and o.expectation.startswith("expect_table")
     ]
+    if spec is not None and spec.validation.duplicate_keys == "fail":
+        failures += [
+            f"{o.label} failed: {o.unexpected_count} rows share a key in column '{o.column}'"
+            for o in outcome.outcomes
+            if not o.success and o.expectation == "expect_column_values_to_be_unique"
+        ]
+    return failures
 
 
 def quarantine_frame(

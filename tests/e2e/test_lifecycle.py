@@ -181,3 +181,34 @@ def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped
     assert "monthly_charges" in drift_html and drift_html.count("data:image/png;base64,") >= 3
     docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert docs.exists()
+
+
+def test_catalog_lists_every_feature_of_both_specs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.catalog import feature_definitions
+    from mlplatform.specs import load_specs
+
+    catalog = _delta(spark, lifecycle["layout"].platform_table("feature_catalog")).collect()
+    listed = {(r["feature_name"], r["definition"]) for r in catalog}
+    specs = load_specs(PROJECT_ROOT / "include" / "specs")
+    assert set(specs) == {"churn_demo", "telco_churn"}
+    for spec in specs.values():
+        for feature in feature_definitions(spec):
+            assert (feature["feature_name"], feature["definition"]) in listed, (
+                spec.name,
+                feature["feature_name"],
+            )
+    demo = {r["feature_name"]: r for r in catalog if "churn_demo" in r["models"]}
+    assert set(demo) == set(specs["churn_demo"].model_features)
+    assert demo["log_total_charges"]["definition"] == "log1p(total_charges)"
+    assert [(v["model"], v["first_version"], v["last_version"]) for v in demo["age"]["model_versions"]] == [
+        ("churn_demo", 1, 1)
+    ]
+
+
+def test_validation_results_summarise_each_batch(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    results = _delta(spark, lifecycle["layout"].platform_table("validation_results"))
+    batches = {r["batch_id"] for r in results.select("batch_id").distinct().collect()}
+    assert {f"score__{CLEAN_DATE}", f"score__{DRIFT_DATE}"} <= batches
+    failed = results.where(f"batch_id = 'score__{DRIFT_DATE}' AND NOT success").collect()
+    assert failed and all(r["unexpected_count"] > 0 for r in failed if r["column"])
+    assert all(r["data_docs_uri"] and r["data_docs_uri"].endswith("index.html") for r in results.collect())
