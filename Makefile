@@ -107,6 +107,7 @@ ui: check-java jars airflow-init
 
 bench: check-java jars
 	$(BIN)/python -m bench.bench_validation_features --rows $${BENCH_ROWS:-1000000}
+	$(BIN)/python -m bench.bench_training --rows 100000 $${BENCH_ROWS:-1000000}
 
 clean:
 	rm -rf $(AIRFLOW_HOME) lakehouse test-artifacts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlplatform import filestore
@@ -267,25 +268,46 @@ def step_features(
 
 
 def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]) -> dict[str, Any]:
-    """Distributed XGBoost on the train split; the booster goes to the run's staging folder."""
+    """XGBoost on the train split (single-node or distributed by size); the booster goes to staging.
+
+    The features are read as of the Delta version the features step wrote, and how the model was
+    trained (path, native params, best iteration, threads/workers) is returned under ``training``
+    and recorded in lineage, so that ``mlplatform.reproduce`` can train it again exactly.
+    """
     from pyspark.sql import functions as F
 
-    from mlplatform.ingest import read_batch
-    from mlplatform.training import check_training_data, train_distributed, xgb_params
+    from mlplatform.training import library_versions, train_model, xgb_params
 
     uri = p.model_table("features")
     entry.read("features", uri, batch["features_version"])
-    train = read_batch(p.spark, uri, batch["batch_id"]).where(F.col("split") == "train")
-    counts = check_training_data(train, p.spec, uri)
+    features = p.spark.read.format("delta").option("versionAsOf", int(batch["features_version"])).load(uri)
+    train = features.where((F.col("_batch_id") == batch["batch_id"]) & (F.col("split") == "train"))
     names = _staged_feature_names(batch)
-    booster_raw = train_distributed(train, p.spec, p.settings.xgb_num_workers, feature_names=names)
+    result = train_model(train, p.spec, p.settings, names, table=uri)
     booster_uri = f"{_staging(p, ctx)}/model.ubj"
-    sha = filestore.write_bytes(booster_uri, booster_raw)
+    sha = filestore.write_bytes(booster_uri, result.booster_raw)
     entry.wrote("staged_booster", booster_uri)
+    training = {**result.record(), "libraries": library_versions()}
     entry.params.update(
-        {"xgb_params": xgb_params(p.spec), "num_workers": p.settings.xgb_num_workers, **counts}
+        {
+            "xgb_params": xgb_params(p.spec),
+            "num_workers": p.settings.xgb_num_workers,
+            "rows": result.rows,
+            "positives": result.positives,
+            "training_path": result.path,
+            "best_iteration": result.best_iteration,
+            "training": training,
+        }
     )
-    return {**batch, "booster_uri": booster_uri, "booster_sha256": sha, "train_rows": counts["rows"]}
+    return {
+        **batch,
+        "booster_uri": booster_uri,
+        "booster_sha256": sha,
+        "train_rows": result.rows,
+        "training_path": result.path,
+        "best_iteration": result.best_iteration,
+        "training": training,
+    }
 
 
 def _staged_feature_names(batch: dict[str, Any]) -> list[str]:
@@ -295,16 +317,26 @@ def _staged_feature_names(batch: dict[str, Any]) -> list[str]:
     return output_feature_names(json.loads(filestore.read_text(batch["feature_state_uri"])))
 
 
-def _holdout_pandas(p: Platform, batch: dict[str, Any], feature_names: list[str]) -> Any:
+def _holdout_pandas(
+    p: Platform, batch: dict[str, Any], feature_names: list[str], slices: list[str] | None = None
+) -> Any:
+    """The batch's holdout features (and raw slice columns as ``slice__<col>``), ordered by row id."""
     from pyspark.sql import functions as F
 
     from mlplatform.ingest import read_batch
 
-    cols = ["entity_id", "label", *feature_names]
-    holdout = read_batch(p.spark, p.model_table("features"), batch["batch_id"]).where(
-        F.col("split") == "holdout"
+    cols = ["_row_id", "entity_id", "label", *feature_names]
+    holdout = (
+        read_batch(p.spark, p.model_table("features"), batch["batch_id"])
+        .where(F.col("split") == "holdout")
+        .select(*cols)
     )
-    return holdout.select(*cols).toPandas()
+    if slices:
+        raw = read_batch(p.spark, p.model_table("validated"), batch["batch_id"]).select(
+            "_row_id", *[F.col(c).cast("string").alias(f"slice__{c}") for c in slices]
+        )
+        holdout = holdout.join(raw, "_row_id", "left")
+    return holdout.orderBy("_row_id").toPandas()
 
 
 def step_evaluate(
@@ -313,6 +345,7 @@ def step_evaluate(
     """Holdout metrics and the reference profile (training features and holdout scores)."""
     from mlplatform import features as fe
     from mlplatform.drift import build_reference_profile
+    from mlplatform.evaluation import calibration_plot_png, full_metrics
     from mlplatform.ingest import read_batch
     from mlplatform.training import evaluate, load_booster, predict_scores
 
@@ -321,9 +354,18 @@ def step_evaluate(
     if filestore.sha256_hex(raw) != trained["booster_sha256"]:
         raise RuntimeError(f"staged booster {trained['booster_uri']} changed since training")
     booster = load_booster(raw)
-    holdout = _holdout_pandas(p, trained, _staged_feature_names(trained))
+    holdout = _holdout_pandas(p, trained, _staged_feature_names(trained), slices=p.spec.evaluation.slices)
     scores = predict_scores(booster, holdout)
-    metrics = evaluate(holdout["label"].to_numpy(), scores, p.spec.training.decision_threshold)
+    labels = holdout["label"].to_numpy()
+    metrics = evaluate(labels, scores, p.spec.training.decision_threshold)
+    report = full_metrics(
+        labels,
+        scores,
+        p.spec.training.decision_threshold,
+        n_bootstrap=p.spec.evaluation.bootstrap_samples,
+        seed=p.spec.training.seed,
+        slices={name: holdout[f"slice__{name}"].to_numpy() for name in p.spec.evaluation.slices},
+    )
     validated = read_batch(p.spark, p.model_table("validated"), trained["batch_id"])
     reference = validated.where(fe.split_column(p.spec) == "train")
     profile = build_reference_profile(
@@ -340,11 +382,78 @@ def step_evaluate(
     profile["score_col"] = "score"
     staging = _staging(p, ctx)
     filestore.write_text(f"{staging}/metrics.json", json.dumps(metrics, sort_keys=True))
+    filestore.write_text(f"{staging}/evaluation.json", json.dumps(report, sort_keys=True, allow_nan=False))
+    filestore.write_bytes(f"{staging}/calibration.png", calibration_plot_png(report["calibration"]))
     filestore.write_text(
         f"{staging}/reference_profile.json", json.dumps(profile, sort_keys=True, allow_nan=False)
     )
-    entry.params["metrics"] = metrics
+    entry.params.update({"metrics": metrics, "confidence_intervals": report["confidence_intervals"]})
     return {**trained, "metrics": metrics}
+
+
+def package_explanation(p: Platform, ctx: RunContext, model: Any, html: str, importance: list[dict]) -> str:
+    """Write the SHAP report and the model card into the version folder with a checksummed manifest.
+
+    They exist only once the version does, so they get their own manifest, whose sha256 lands in the
+    registry as an ``explained`` event next to the ``registered`` one.
+    """
+    from mlplatform.model_card import build_model_card, library_versions, render_model_card_markdown
+    from mlplatform.registry import versions
+
+    entry = next(
+        e for e in versions(p.spark, p.table("model_registry"), p.spec.name) if e["version"] == model.version
+    )
+    evaluation_uri = f"{model.artifact_uri}/evaluation.json"
+    report = (
+        json.loads(filestore.read_text(evaluation_uri)) if filestore.exists(evaluation_uri) else model.metrics
+    )
+    card = build_model_card(
+        p.spec,
+        model.version,
+        report,
+        importance[:10],
+        json.loads(entry["training_inputs"] or "{}"),
+        json.loads(entry["params"] or "{}"),
+        entry["code_version"] or "unknown",
+        library_versions(),
+    )
+    files = {
+        "shap_report.html": html.encode(),
+        "model_card.json": json.dumps(card, indent=2, sort_keys=True, default=str).encode(),
+        "model_card.md": render_model_card_markdown(card).encode(),
+    }
+    checksums = {
+        name: filestore.write_bytes(f"{model.artifact_uri}/{name}", data) for name, data in files.items()
+    }
+    manifest = json.dumps({"files": checksums, "version": model.version}, indent=2, sort_keys=True).encode()
+    manifest_uri = f"{model.artifact_uri}/explanation_manifest.json"
+    append_rows(
+        p.spark,
+        p.table("model_registry"),
+        PLATFORM_SCHEMAS["model_registry"],
+        [
+            {
+                "model_name": p.spec.name,
+                "version": model.version,
+                "event": "explained",
+                "alias": None,
+                "run_id": ctx.run_id,
+                "dag_id": ctx.dag_id,
+                "actor": ctx.triggered_by or ctx.trigger_type,
+                "reason": "SHAP report and model card",
+                "artifact_uri": model.artifact_uri,
+                "booster_sha256": None,
+                "manifest_sha256": filestore.write_bytes(manifest_uri, manifest),
+                "metrics": None,
+                "spec_hash": None,
+                "training_inputs": None,
+                "params": None,
+                "code_version": code_version(),
+                "event_time": datetime.now(UTC),
+            }
+        ],
+    )
+    return f"{model.artifact_uri}/model_card.md"
 
 
 def step_explain(
@@ -379,6 +488,28 @@ def step_explain(
     importance = shap_importance_rows(result)
     entry.wrote("shap_report", report_uri)
     entry.params.update({"shap_report_sha256": sha, "shap_rows": n, "top_features": importance[:5]})
+    now = datetime.now(UTC)
+    shap_rows = [
+        {
+            "model_name": p.spec.name,
+            "version": version,
+            "feature": r["feature"],
+            "mean_abs_shap": r["mean_abs_shap"],
+            "rank": r["rank"],
+            "rows_explained": n,
+            "computed_at": now,
+        }
+        for r in importance
+    ]
+    shap_uri = p.table("shap_importance")
+    key = f"model_name = {sql_literal(p.spec.name)} AND version = {version}"
+    shap_df = p.spark.createDataFrame(shap_rows, PLATFORM_SCHEMAS["shap_importance"].ddl)
+    entry.wrote(
+        "shap_importance",
+        shap_uri,
+        replace_platform_partition(p.spark, "shap_importance", shap_uri, shap_df, key),
+    )
+    entry.wrote("model_card", package_explanation(p, ctx, model, html, importance))
     return {**registered, "shap_report": report_uri, "top_features": [r["feature"] for r in importance[:5]]}
 
 
@@ -388,6 +519,7 @@ def step_register(
     """Register the staged model as a new version: artifacts, checksums, registry event, catalog."""
     from mlplatform.catalog import sync_catalog
     from mlplatform.features import output_feature_names
+    from mlplatform.model_card import library_versions
     from mlplatform.registry import register_version
 
     staging = _staging(p, ctx)
@@ -423,14 +555,24 @@ def step_register(
         version_dir_for=lambda v: p.layout.model_version_dir(p.spec.name, v),
         booster_raw=booster_raw,
         documents=documents,
-        extra_files={},
+        extra_files={
+            name: filestore.read_bytes(f"{staging}/{name}")
+            for name in ("evaluation.json", "calibration.png")
+            if filestore.exists(f"{staging}/{name}")
+        },
         run_id=ctx.run_id,
         dag_id=ctx.dag_id,
         actor=ctx.triggered_by or ctx.trigger_type,
         reason=ctx.reason or f"{ctx.trigger_type} training run",
         spec_hash=p.spec.content_hash,
         training_inputs=training_inputs,
-        params={"xgb": p.spec.training.model_dump(), "conf": ctx.conf},
+        params={
+            "xgb": p.spec.training.model_dump(),
+            "conf": ctx.conf,
+            "training": evaluated.get("training"),
+            "environment": library_versions(),
+            "spec": json.loads(p.spec.model_dump_json()),
+        },
         code_version=code_version(),
     )
     entry.model_version = version
@@ -448,24 +590,167 @@ def step_register(
     }
 
 
-def step_promote(
+def _holdout_scores(p: Platform, batch_id: str, model: Any) -> Any:
+    """A version's scores on the batch's holdout rows (its own feature state), by ``_row_id``."""
+    from mlplatform import features as fe
+    from mlplatform.ingest import read_batch
+    from mlplatform.training import predict_scores
+
+    validated = read_batch(p.spark, p.model_table("validated"), batch_id)
+    holdout = validated.where(fe.split_column(p.spec) == "holdout")
+    frame = (
+        fe.apply_features(holdout, p.spec, model.feature_state, with_split=False)
+        .orderBy("_row_id")
+        .toPandas()
+    )
+    return frame[["_row_id", "label"]].assign(score=predict_scores(model.booster(), frame))
+
+
+def _training_quality(p: Platform, batch_id: str) -> tuple[float, int]:
+    """Bad-row share and table-level failures recorded for a training batch's validation."""
+    from pyspark.sql import functions as F
+
+    results = (
+        p.spark.read.format("delta")
+        .load(p.table("validation_results"))
+        .where((F.col("model_name") == p.spec.name) & (F.col("batch_id") == batch_id))
+        .collect()
+    )
+    if not results:
+        return 1.0, 1
+    quarantined = (
+        p.spark.read.format("delta")
+        .load(p.table("quarantine"))
+        .where((F.col("model_name") == p.spec.name) & (F.col("batch_id") == batch_id))
+        .count()
+    )
+    total = max(int(results[0]["element_count"] or 0), 1)
+    table_failures = sum(
+        1 for r in results if not r["success"] and r["expectation"].startswith("expect_table")
+    )
+    return quarantined / total, table_failures
+
+
+def step_gate(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, explained: dict[str, Any]
 ) -> dict[str, Any]:
-    """The promotion gate: record the decision; make the version champion only when it passes."""
-    from datetime import UTC, datetime
-
-    from mlplatform.registry import append_alias_events, champion_version, decide_promotion, load_version
+    """The automatic promotion checks: thresholds, training data quality, and the champion on the same rows."""
+    from mlplatform.evaluation import paired_auc_difference
+    from mlplatform.registry import champion_version, decide_promotion, load_version
 
     registry_uri = p.table("model_registry")
     version = int(explained["version"])
     entry.model_version = version
+    rules = p.spec.promotion
+    current = champion_version(p.spark, registry_uri, p.spec.name)
+    passed, checks = decide_promotion(explained["metrics"], rules, None)
+    bad_share, table_failures = _training_quality(p, explained["batch_id"])
+    checks.append(
+        {
+            "check": "training_data_quality",
+            "value": bad_share,
+            "threshold": p.spec.validation.max_bad_row_fraction,
+            "passed": table_failures == 0 and bad_share <= p.spec.validation.max_bad_row_fraction,
+        }
+    )
+    if current is not None and current != version:
+        challenger = load_version(p.spark, registry_uri, p.spec.name, version)
+        champion = load_version(p.spark, registry_uri, p.spec.name, current)
+        try:
+            new, old = (
+                _holdout_scores(p, explained["batch_id"], challenger),
+                _holdout_scores(p, explained["batch_id"], champion),
+            )
+            diff = paired_auc_difference(
+                new["label"].to_numpy(),
+                new["score"].to_numpy(),
+                old["score"].to_numpy(),
+                n_bootstrap=rules.bootstrap_samples,
+                seed=p.spec.training.seed,
+            )
+            bound = diff["low"] if rules.require_significant_improvement else diff["difference"]
+            checks.append(
+                {
+                    "check": "beats_champion_auc",
+                    "value": diff["difference"],
+                    "threshold": rules.min_auc_improvement,
+                    "passed": bound >= rules.min_auc_improvement
+                    if not rules.require_significant_improvement
+                    else bound > rules.min_auc_improvement,
+                    "champion_version": current,
+                    "challenger_auc": diff["challenger_auc"],
+                    "champion_auc": diff["champion_auc"],
+                    "interval": [diff["low"], diff["high"]],
+                    "level": diff["level"],
+                    "same_holdout_rows": len(new),
+                }
+            )
+        except ValueError as exc:  # the champion was built for other features: compare recorded AUCs
+            needed = champion.metrics["auc"] + rules.min_auc_improvement
+            checks.append(
+                {
+                    "check": "beats_champion_auc",
+                    "value": explained["metrics"]["auc"],
+                    "threshold": needed,
+                    "passed": explained["metrics"]["auc"] >= needed,
+                    "champion_version": current,
+                    "note": f"champion not comparable on the same rows ({exc}); recorded holdout AUC used",
+                }
+            )
+    passed = all(c["passed"] for c in checks)
+    failed = [c["check"] for c in checks if not c["passed"]]
+    entry.params.update({"checks": checks, "passed": passed})
+    return {
+        "version": version,
+        "passed": passed,
+        "checks": checks,
+        "champion_version": current,
+        "reason": "all checks passed" if passed else f"failed: {', '.join(failed)}",
+        "require_approval": rules.require_approval,
+    }
+
+
+def step_promote(
+    p: Platform,
+    ctx: RunContext,
+    entry: LineageEntry,
+    *,
+    gate: dict[str, Any],
+    approval: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record the decision (checks and human approval) and make the version champion only when it passed."""
+
+    from mlplatform.registry import PromotionConflictError, append_alias_events, champion_version
+
+    registry_uri = p.table("model_registry")
+    version = int(gate["version"])
+    entry.model_version = version
     current = champion_version(p.spark, registry_uri, p.spec.name)
     if current == version:
         return {"version": version, "promoted": True, "champion_version": version, "already": True}
-    champion_metrics = load_version(p.spark, registry_uri, p.spec.name, current).metrics if current else None
-    passed, checks = decide_promotion(explained["metrics"], p.spec.promotion, champion_metrics)
-    failed = [c["check"] for c in checks if not c["passed"]]
-    reason = "all checks passed" if passed else f"failed: {', '.join(failed)}"
+    if current != gate["champion_version"]:
+        raise PromotionConflictError(
+            f"model '{p.spec.name}': the champion changed from v{gate['champion_version']} to v{current} "
+            f"after the gate compared v{version} with it; rerun the gate"
+        )
+    approval_status, approver, comment = "not_required", None, None
+    if gate["require_approval"]:
+        if not gate["passed"]:
+            approval_status = "not_requested"
+        elif approval is None:
+            approval_status = "missing"
+        else:
+            chosen = (approval.get("chosen_options") or [""])[0]
+            approval_status = "approved" if chosen.lower().startswith("approve") else "rejected"
+            user = approval.get("responded_by_user") or {}
+            approver = user.get("name") or user.get("id") if isinstance(user, dict) else str(user)
+            comment = (approval.get("params_input") or {}).get("comment")
+    promoted = gate["passed"] and approval_status in ("not_required", "approved")
+    reason = (
+        gate["reason"]
+        if approval_status in ("not_required", "not_requested")
+        else (f"{gate['reason']}; approval {approval_status}" + (f" by {approver}" if approver else ""))
+    )
     decisions_uri = p.table("promotion_decisions")
     append_rows(
         p.spark,
@@ -477,34 +762,38 @@ def step_promote(
                 "version": version,
                 "run_id": ctx.run_id,
                 "champion_version": current,
-                "checks": json.dumps(checks),
-                "promoted": passed,
+                "checks": json.dumps(gate["checks"], default=str),
+                "promoted": promoted,
                 "reason": reason,
+                "approval": approval_status,
+                "approver": approver,
+                "approval_comment": comment,
                 "decided_at": datetime.now(UTC),
             }
         ],
     )
     entry.wrote("promotion_decisions", decisions_uri, delta_version(p.spark, decisions_uri))
-    if passed:
+    if promoted:
         append_alias_events(
             p.spark,
             registry_uri,
             model=p.spec.name,
             promote=version,
-            demote=current,
+            demote=gate["champion_version"],
             alias="champion",
             run_id=ctx.run_id,
             dag_id=ctx.dag_id,
-            actor=ctx.triggered_by or ctx.trigger_type,
+            actor=approver or ctx.triggered_by or ctx.trigger_type,
             reason=reason,
         )
         entry.wrote("model_registry", registry_uri, delta_version(p.spark, registry_uri))
-    entry.params.update({"checks": checks, "promoted": passed})
+    entry.params.update({"promoted": promoted, "approval": approval_status, "approver": approver})
     return {
         "version": version,
-        "promoted": passed,
-        "champion_version": version if passed else current,
+        "promoted": promoted,
+        "champion_version": version if promoted else current,
         "reason": reason,
+        "approval": approval_status,
     }
 
 
@@ -557,7 +846,7 @@ def step_drift(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, scored: dict[str, Any]
 ) -> dict[str, Any]:
     """Drift of the batch's features and scores against the model version's reference profile."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
     from pyspark.sql import functions as F
 
@@ -631,6 +920,7 @@ STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "evaluate": step_evaluate,
     "explain": step_explain,
     "register": step_register,
+    "gate": step_gate,
     "promote": step_promote,
     "score": step_score,
     "check_drift": step_drift,

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     spark_extra_packages: list[str] = Field(default_factory=list)
     jars_dir: Path = Field(default=PROJECT_ROOT / ".cache" / "spark-jars")
     xgb_num_workers: int = Field(default=2, ge=1)
+    # Train splits up to this many rows train with plain ``xgboost.train`` on the driver; larger
+    # ones with ``xgboost.spark`` on ``xgb_num_workers`` workers. Same booster format either way.
+    single_node_max_rows: int = Field(default=200_000, ge=0)
+    # Threads for single-node training; 0 = every core available to the driver process.
+    single_node_nthread: int = Field(default=0, ge=0)
     demo_rows: int = Field(default=20000, ge=500)
 
     @field_validator("spark_conf", mode="before")

@@ -200,20 +200,51 @@ class FeaturesSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
+    """How to train. ``params`` are XGBoost parameters, sklearn-style (``n_estimators``,
+    ``learning_rate``) or native (``eta``); see ``training.native_params`` for the mapping.
+
+    Early stopping watches logloss on ``validation_fraction`` of the train split (carved from it
+    by a hash of the id and the seed); ``early_stopping_rounds: null`` trains all rounds.
+    ``auto_scale_pos_weight`` sets ``scale_pos_weight`` to negatives/positives of the train split
+    when ``params`` does not give one; off by default, so probabilities stay calibrated to the
+    observed positive rate and the decision threshold keeps its meaning.
+    """
+
     holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
     seed: int = 42
     params: dict[str, Any] = Field(default_factory=dict)
     decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
     shap_sample_rows: int = Field(default=1000, ge=50)
+    early_stopping_rounds: int | None = Field(default=20, ge=1)
+    validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
+    auto_scale_pos_weight: bool = False
+
+
+class EvaluationSpec(_Strict):
+    """Holdout evaluation: bootstrap resamples for confidence intervals and slice columns."""
+
+    bootstrap_samples: int = Field(default=200, ge=0, le=5000)
+    slices: list[str] = Field(default_factory=list)
 
 
 class PromotionSpec(_Strict):
-    """Gates a challenger must pass; the first model is judged on thresholds alone."""
+    """Gates a challenger must pass; the first model is judged on thresholds alone.
+
+    Against a champion, both are scored on the same holdout rows: the challenger must beat the
+    champion's AUC by ``min_auc_improvement`` and, with ``require_significant_improvement``, the
+    paired bootstrap interval of the difference must lie above it. ``require_approval`` adds a
+    human decision in the Airflow UI (human-in-the-loop) after the automatic checks pass.
+    """
 
     min_auc: float = Field(default=0.6, ge=0.0, le=1.0)
     min_pr_auc: float = Field(default=0.0, ge=0.0, le=1.0)
     max_logloss: float = Field(default=10.0, gt=0.0)
     min_auc_improvement: float = Field(default=0.0, ge=-1.0, le=1.0)
+    require_significant_improvement: bool = False
+    bootstrap_samples: int = Field(default=300, ge=50, le=5000)
+    require_approval: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    approval_timeout_hours: float | None = Field(default=None, gt=0)
 
 
 class DriftSpec(_Strict):
@@ -240,6 +271,7 @@ class ModelSpec(_Strict):
     validation: ValidationSpec = ValidationSpec()
     features: FeaturesSpec = FeaturesSpec()
     training: TrainingSpec = TrainingSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
     promotion: PromotionSpec = PromotionSpec()
     drift: DriftSpec = DriftSpec()
     schedule: ScheduleSpec = ScheduleSpec()
@@ -284,6 +316,9 @@ class ModelSpec(_Strict):
             if agg.name in known or agg.name in derived_names:
                 raise ValueError(f"{where}: name '{agg.name}' is already used")
             derived_names.add(agg.name)
+        for name in self.evaluation.slices:
+            if name not in known:
+                raise ValueError(f"evaluation.slices: '{name}' is not a declared column")
         for i, extra in enumerate(self.validation.expectations):
             column = extra.kwargs.get("column")
             if column is not None and column not in known:

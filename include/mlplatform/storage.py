@@ -18,6 +18,7 @@ PLATFORM_TABLES = (
     "lineage",
     "source_schemas",
     "feature_catalog",
+    "shap_importance",
 )
 MODEL_TABLES = ("bronze", "validated", "features")
 

@@ -56,14 +56,22 @@ PLATFORM_SCHEMAS: dict[str, TableSchema] = {
         "actor string, reason string, artifact_uri string, booster_sha256 string, "
         "manifest_sha256 string, metrics string, spec_hash string, training_inputs string, "
         "params string, code_version string, event_time timestamp",
+        ("model_name",),
         append_only=True,
-        doc="Append-only model events (registered, promoted, demoted); aliases derive from them.",
+        doc="Append-only model events (registered, promoted, demoted, archived, retired); aliases derive from them.",
     ),
     "promotion_decisions": TableSchema(
         "model_name string, version int, run_id string, champion_version int, checks string, "
-        "promoted boolean, reason string, decided_at timestamp",
+        "promoted boolean, reason string, approval string, approver string, approval_comment string, "
+        "decided_at timestamp",
         append_only=True,
-        doc="Every promotion gate evaluation: each check's value, threshold and verdict.",
+        doc="Every promotion decision: each check's value, threshold and verdict, and the human approval.",
+    ),
+    "shap_importance": TableSchema(
+        "model_name string, version int, feature string, mean_abs_shap double, rank int, "
+        "rows_explained bigint, computed_at timestamp",
+        ("model_name",),
+        doc="Global SHAP ranking of each model version (mean |SHAP| per feature), for attribution drift.",
     ),
     "source_schemas": TableSchema(
         "model_name string, source string, schema_version int, columns string, changes string, "

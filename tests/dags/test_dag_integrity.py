@@ -57,7 +57,17 @@ def test_dags_have_tags_retries_docs_and_owner(dagbag) -> None:  # type: ignore[
 
 def test_training_dag_shape_and_params(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags["churn_demo_training"]
-    order = ["ingest", "validate", "build_features", "train", "evaluate", "register", "explain", "promote"]
+    order = [
+        "ingest",
+        "validate",
+        "build_features",
+        "train",
+        "evaluate",
+        "register",
+        "explain",
+        "gate",
+        "promote",
+    ]
     assert set(dag.task_ids) == set(order)
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids

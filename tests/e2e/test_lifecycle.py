@@ -82,7 +82,7 @@ def test_registry_has_a_champion_with_checksummed_native_model(lifecycle, spark)
     decisions = _delta(spark, layout.platform_table("promotion_decisions")).collect()
     assert [(d["version"], d["promoted"]) for d in decisions] == [(1, True)]
     checks = {c["check"]: c["passed"] for c in json.loads(decisions[0]["checks"])}
-    assert checks == {"min_auc": True, "min_pr_auc": True, "max_logloss": True}
+    assert checks == {"min_auc": True, "min_pr_auc": True, "max_logloss": True, "training_data_quality": True}
 
 
 def test_registry_records_what_made_the_model(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]

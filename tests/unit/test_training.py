@@ -1,0 +1,233 @@
+"""Training: one parameter mapping and one artifact format for the single-node and Spark paths."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlplatform.settings import Settings
+from mlplatform.specs import ModelSpec, TrainingSpec
+from mlplatform.training import (
+    DISTRIBUTED,
+    SINGLE_NODE,
+    SKLEARN_TO_NATIVE,
+    TrainingConfigError,
+    choose_path,
+    computed_scale_pos_weight,
+    evaluate,
+    load_booster,
+    native_params,
+    predict_scores,
+    sklearn_params,
+    train_model,
+)
+
+
+def _with_training(spec: ModelSpec, **training: Any) -> ModelSpec:
+    data = spec.model_dump()
+    data["training"] = {**data["training"], **training}
+    return ModelSpec.model_validate(data)
+
+
+# --- parameter mapping --------------------------------------------------------------------------
+
+
+def test_spec_params_map_to_native_names(churn_spec: ModelSpec) -> None:
+    # churn_demo: {max_depth: 5, learning_rate: 0.1, n_estimators: 150, subsample: 0.9, min_child_weight: 1}
+    assert native_params(churn_spec) == {
+        "eta": 0.1,
+        "eval_metric": "logloss",
+        "max_depth": 5,
+        "min_child_weight": 1,
+        "num_boost_round": 150,
+        "objective": "binary:logistic",
+        "seed": 42,
+        "subsample": 0.9,
+        "tree_method": "hist",
+    }
+
+
+@pytest.mark.parametrize(
+    ("given", "native"),
+    [
+        ({"n_estimators": 7}, {"num_boost_round": 7}),
+        ({"learning_rate": 0.3}, {"eta": 0.3}),
+        ({"random_state": 5}, {"seed": 5}),
+        ({"reg_alpha": 0.5}, {"alpha": 0.5}),
+        ({"reg_lambda": 2.0}, {"lambda": 2.0}),
+        ({"min_split_loss": 0.2}, {"gamma": 0.2}),
+        ({"eta": 0.05, "seed": 9, "lambda": 3.0}, {"eta": 0.05, "seed": 9, "lambda": 3.0}),
+        ({"colsample_bytree": 0.7, "max_bin": 64}, {"colsample_bytree": 0.7, "max_bin": 64}),
+    ],
+)
+def test_each_sklearn_name_maps_to_its_native_name(
+    churn_spec: ModelSpec, given: dict[str, Any], native: dict[str, Any]
+) -> None:
+    params = native_params(_with_training(churn_spec, params=given))
+    assert {k: params[k] for k in native} == native
+    assert not set(given) - set(native) & set(params), "a sklearn name leaked into the native params"
+
+
+def test_mapping_table_is_explicit_and_invertible() -> None:
+    assert SKLEARN_TO_NATIVE == {
+        "n_estimators": "num_boost_round",
+        "learning_rate": "eta",
+        "random_state": "seed",
+        "reg_alpha": "alpha",
+        "reg_lambda": "lambda",
+        "n_jobs": "nthread",
+    }
+    assert len(set(SKLEARN_TO_NATIVE.values())) == len(SKLEARN_TO_NATIVE)
+
+
+def test_sklearn_params_are_what_spark_accepts(churn_spec: ModelSpec) -> None:
+    from xgboost import XGBClassifier
+
+    spec = _with_training(churn_spec, params={"reg_alpha": 0.1, "reg_lambda": 1.5, "n_estimators": 9})
+    params = sklearn_params(native_params(spec))
+    assert params["n_estimators"] == 9 and params["learning_rate"] == 0.1 and params["random_state"] == 42
+    assert params["reg_alpha"] == 0.1 and params["reg_lambda"] == 1.5
+    assert "objective" not in params  # SparkXGBClassifier sets binary:logistic itself
+    assert set(params) <= set(XGBClassifier().get_params())
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"learning_rate": 0.1, "eta": 0.2}, "both set 'eta'"),
+        ({"early_stopping_rounds": 5}, "training.early_stopping_rounds"),
+        ({"objective": "reg:squarederror"}, "'objective' must be"),
+        ({"eval_metric": "auc"}, "'eval_metric' must be"),
+    ],
+)
+def test_conflicting_or_platform_owned_params_fail(
+    churn_spec: ModelSpec, given: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TrainingConfigError, match=message):
+        native_params(_with_training(churn_spec, params=given))
+
+
+def test_threads_are_the_platforms(churn_spec: ModelSpec) -> None:
+    assert "nthread" not in native_params(_with_training(churn_spec, params={"n_jobs": 64}))
+
+
+# --- class imbalance and path choice ------------------------------------------------------------
+
+
+def test_scale_pos_weight_default_off_auto_and_explicit(churn_spec: ModelSpec) -> None:
+    assert "scale_pos_weight" not in native_params(churn_spec, rows=1000, positives=200)
+    auto = _with_training(churn_spec, auto_scale_pos_weight=True)
+    assert native_params(auto, rows=1000, positives=200)["scale_pos_weight"] == pytest.approx(4.0)
+    assert computed_scale_pos_weight(10, 3) == pytest.approx(7 / 3)
+    explicit = _with_training(churn_spec, auto_scale_pos_weight=True, params={"scale_pos_weight": 2.5})
+    assert native_params(explicit, rows=1000, positives=200)["scale_pos_weight"] == 2.5
+
+
+def test_threshold_chooses_the_path() -> None:
+    settings = Settings(single_node_max_rows=1000)
+    assert choose_path(999, settings) == SINGLE_NODE
+    assert choose_path(1000, settings) == SINGLE_NODE
+    assert choose_path(1001, settings) == DISTRIBUTED
+    assert Settings().single_node_max_rows == 200_000
+
+
+def test_new_training_spec_defaults() -> None:
+    spec = TrainingSpec()
+    assert spec.early_stopping_rounds == 20 and spec.validation_fraction == 0.1
+    assert spec.auto_scale_pos_weight is False
+
+
+# --- both paths on the same data ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def churn_features(spark, churn_spec):  # type: ignore[no-untyped-def]
+    """3,000 demo customers as model features: the train split (Spark) and the holdout (pandas)."""
+    from pyspark.sql import functions as F
+
+    from mlplatform import features as fe
+    from mlplatform.demo_data import generate_customers
+
+    spec = churn_spec
+    raw = spark.createDataFrame(generate_customers(3000, seed=11, bad_row_fraction=0.0))
+    validated = raw.select(
+        F.monotonically_increasing_id().cast("string").alias("_row_id"),
+        "customer_id",
+        *[F.col(c).cast("double").alias(c) for c in spec.columns.numeric],
+        *spec.columns.categorical,
+        F.col("churned").cast("double").alias("_label"),
+    )
+    state = fe.fit_feature_state(validated.where(fe.split_column(spec) == "train"), spec)
+    features = fe.apply_features(validated, spec, state, with_split=True).cache()
+    names = fe.output_feature_names(state)
+    train = features.where(F.col("split") == "train")
+    holdout = features.where(F.col("split") == "holdout").toPandas()
+    yield train, holdout, names, train.count()
+    features.unpersist()
+
+
+@pytest.mark.spark
+def test_single_node_and_distributed_agree(churn_spec, churn_features) -> None:  # type: ignore[no-untyped-def]
+    train, holdout, names, rows = churn_features
+    results, aucs = {}, {}
+    # The threshold is inclusive: at the split's size it trains on the driver, one below on Spark.
+    for threshold in (rows, rows - 1):
+        r = train_model(train, churn_spec, Settings(single_node_max_rows=threshold, xgb_num_workers=2), names)
+        booster = load_booster(r.booster_raw)
+        assert booster.feature_names == names and booster.feature_types is None
+        assert booster.num_boosted_rounds() == r.num_trees == r.best_iteration + 1
+        assert booster.attributes() == {"best_iteration": str(r.best_iteration)}
+        scores = predict_scores(booster, holdout)
+        aucs[r.path] = evaluate(holdout["label"].to_numpy(), scores, 0.5)["auc"]
+        results[r.path] = r
+    single, dist = results[SINGLE_NODE], results[DISTRIBUTED]
+    print(f"holdout AUC single_node={aucs[SINGLE_NODE]:.4f} distributed={aucs[DISTRIBUTED]:.4f}")
+    assert single.nthread and single.num_workers is None
+    assert dist.num_workers == 2 and dist.nthread is None
+    assert single.params == dist.params == native_params(churn_spec)
+    assert single.rows == dist.rows == rows and single.positives == dist.positives
+    assert single.validation_rows == dist.validation_rows > 0
+    assert single.best_iteration < 149 and dist.best_iteration < 149  # early stopping on both paths
+    assert min(aucs.values()) > 0.7
+    assert abs(aucs[SINGLE_NODE] - aucs[DISTRIBUTED]) <= 0.03
+    record = single.record()
+    assert "booster_raw" not in record and record["path"] == SINGLE_NODE
+
+
+@pytest.mark.spark
+def test_single_node_is_deterministic(churn_spec, churn_features) -> None:  # type: ignore[no-untyped-def]
+    train, _, names, _ = churn_features
+    settings = Settings(single_node_max_rows=10**9)
+    first = train_model(train, churn_spec, settings, names)
+    again = train_model(train.repartition(3), churn_spec, settings, names, nthread=1)
+    assert first.booster_raw == again.booster_raw
+
+
+@pytest.mark.spark
+def test_early_stopping_stops_on_noise_with_auto_scale_pos_weight(spark, churn_spec) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(3)
+    n = 1500
+    X = rng.normal(size=(n, 4))
+    y = (rng.random(n) < 0.2).astype(float)  # labels independent of the features
+    rows = [(f"e{i:05d}", float(y[i]), *map(float, X[i])) for i in range(n)]
+    df = spark.createDataFrame(
+        rows, "entity_id string, label double, x0 double, x1 double, x2 double, x3 double"
+    )
+    spec = _with_training(
+        churn_spec,
+        params={"n_estimators": 300, "max_depth": 6, "learning_rate": 0.3},
+        early_stopping_rounds=10,
+        auto_scale_pos_weight=True,
+    )
+    r = train_model(df, spec, Settings(), ["x0", "x1", "x2", "x3"])
+    assert r.path == SINGLE_NODE
+    assert r.best_iteration < 60 and r.num_trees == r.best_iteration + 1
+    assert load_booster(r.booster_raw).num_boosted_rounds() == r.num_trees
+    assert 0.05 * n < r.validation_rows < 0.15 * n
+    assert r.params["scale_pos_weight"] == pytest.approx((r.rows - r.positives) / r.positives)
+    no_stop = train_model(
+        df, _with_training(spec, early_stopping_rounds=None), Settings(), ["x0", "x1", "x2", "x3"]
+    )
+    assert no_stop.num_trees == 300 and no_stop.validation_rows == 0 and no_stop.early_stopping_rounds is None
