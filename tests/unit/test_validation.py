@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlplatform.demo_data import COLUMNS
 from mlplatform.ingest import CORRUPT
 from mlplatform.validation import (
     ValidationOutcome,
@@ -19,19 +20,6 @@ from mlplatform.validation import (
 
 pytestmark = pytest.mark.spark
 
-COLUMNS = [
-    "customer_id",
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
-    "age",
-    "contract",
-    "payment_method",
-    "internet_service",
-    "region",
-    "churned",
-]
 BRONZE_DDL = ", ".join(f"{c} string" for c in ["_row_id", CORRUPT, *COLUMNS])
 GOOD_ROWS = 20
 
