@@ -686,13 +686,10 @@ def step_gate(
                 }
             )
         except ValueError as exc:  # the champion was built for other features: compare recorded AUCs
-            needed = champion.metrics["auc"] + rules.min_auc_improvement
+            recorded = decide_promotion(explained["metrics"], rules, champion.metrics)[1][-1]
             checks.append(
                 {
-                    "check": "beats_champion_auc",
-                    "value": explained["metrics"]["auc"],
-                    "threshold": needed,
-                    "passed": explained["metrics"]["auc"] >= needed,
+                    **recorded,
                     "champion_version": current,
                     "note": f"champion not comparable on the same rows ({exc}); recorded holdout AUC used",
                 }

@@ -346,17 +346,6 @@ def _finish(booster: xgb.Booster, names: list[str], result: TrainResult) -> None
     result.booster_raw = bytes(booster.save_raw(raw_format=BOOSTER_FORMAT))
 
 
-def train_distributed(
-    train: DataFrame, spec: ModelSpec, num_workers: int, feature_names: list[str] | None = None
-) -> bytes:
-    """Train with ``xgboost.spark`` whatever the split's size; the booster as UBJSON bytes."""
-    from mlplatform.settings import Settings
-
-    names = list(feature_names) if feature_names is not None else spec.model_features
-    settings = Settings(xgb_num_workers=num_workers)
-    return train_model(train, spec, settings, names, path=DISTRIBUTED, num_workers=num_workers).booster_raw
-
-
 def load_booster(raw: bytes) -> xgb.Booster:
     """A booster from UBJSON bytes (XGBoost's own format, never pickle)."""
     import xgboost as xgb

@@ -8,7 +8,6 @@ written to the validated table. Nothing is dropped silently: bronze rows = valid
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -337,7 +336,3 @@ def summarise(outcome: ValidationOutcome) -> dict[str, Any]:
         "failed_expectations": [o.label for o in outcome.outcomes if not o.success],
         "data_docs_uri": outcome.data_docs_uri,
     }
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, default=str, sort_keys=True)
