@@ -342,7 +342,9 @@ def _holdout_pandas(
 def step_evaluate(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, trained: dict[str, Any]
 ) -> dict[str, Any]:
-    """Holdout metrics and the reference profile (training features and holdout scores)."""
+    """Holdout metrics and the reference profile (raw training columns, model inputs, holdout scores)."""
+    from pyspark.sql import functions as F
+
     from mlplatform import features as fe
     from mlplatform.drift import build_reference_profile
     from mlplatform.evaluation import calibration_plot_png, full_metrics
@@ -380,6 +382,11 @@ def step_evaluate(
         "features"
     ]["score"]
     profile["score_col"] = "score"
+    feature_names = _staged_feature_names(trained)
+    train_inputs = read_batch(p.spark, p.model_table("features"), trained["batch_id"]).where(
+        F.col("split") == "train"
+    )
+    profile["model_inputs"] = build_reference_profile(train_inputs, feature_names, [], bins=p.spec.drift.bins)
     staging = _staging(p, ctx)
     filestore.write_text(f"{staging}/metrics.json", json.dumps(metrics, sort_keys=True))
     filestore.write_text(f"{staging}/evaluation.json", json.dumps(report, sort_keys=True, allow_nan=False))
@@ -839,10 +846,31 @@ def step_score(
     return {**featured, "predictions": rows, "predictions_version": out_version}
 
 
+def _history(p: Platform, table: str, ds: str, days: int, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of a monitoring table for this model over the ``days`` before and including ``ds``."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.tables import delta_version
+
+    uri = p.table(table)
+    if delta_version(p.spark, uri) is None:
+        return []
+    day = F.to_date(F.lit(ds))
+    rows = (
+        p.spark.read.format("delta")
+        .load(uri)
+        .where((F.col("model_name") == p.spec.name) & F.col("score_date").between(F.date_sub(day, days), day))
+        .select(*columns)
+        .orderBy("score_date")
+        .collect()
+    )
+    return [r.asDict() for r in rows]
+
+
 def step_drift(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, scored: dict[str, Any]
 ) -> dict[str, Any]:
-    """Drift of the batch's features and scores against the model version's reference profile."""
+    """Drift of the raw inputs and the scores, and skew of the model inputs, against the reference."""
     from datetime import date
 
     from pyspark.sql import functions as F
@@ -865,43 +893,49 @@ def step_drift(
         .select(F.col("row_id").alias(p.spec.columns.id), "score")
     )
     current = current.join(preds, p.spec.columns.id, "left")
-    drifts = compute_drift(
-        model.reference_profile,
-        current,
-        psi_threshold=p.spec.drift.psi_threshold,
-        prediction_psi_threshold=p.spec.drift.prediction_psi_threshold,
-        feature_thresholds=p.spec.drift.feature_thresholds,
-        score_col="score",
-    )
+    profile = model.reference_profile
+    drifts = compute_drift(profile, current, p.spec.drift, score_col="score")
+    if p.spec.drift.check_skew and profile.get("model_inputs"):
+        features_uri = p.model_table("features")
+        entry.read("features", features_uri, scored["features_version"])
+        inputs = read_batch(p.spark, features_uri, scored["batch_id"])
+        drifts += compute_drift(profile["model_inputs"], inputs, p.spec.drift, scope="model_input")
     summary = drift_summary(drifts)
     now = datetime.now(UTC)
-    rows = [
-        {
-            "model_name": p.spec.name,
-            "score_date": date.fromisoformat(ctx.ds),
-            "run_id": ctx.run_id,
-            "model_version": version,
-            "feature": d.feature,
-            "feature_kind": d.feature_kind,
-            "metric": d.metric,
-            "value": float(d.value),
-            "threshold": float(d.threshold),
-            "drifted": bool(d.drifted),
-            "reference_rows": int(d.reference_rows),
-            "current_rows": int(d.current_rows),
-            "computed_at": now,
-        }
-        for d in drifts
-    ]
+    base = {
+        "model_name": p.spec.name,
+        "score_date": date.fromisoformat(ctx.ds),
+        "run_id": ctx.run_id,
+        "model_version": version,
+        "computed_at": now,
+    }
+    rows = [{**base, **d.to_record()} for d in drifts]
     uri = p.table("drift_metrics")
     key = f"model_name = {sql_literal(p.spec.name)} AND score_date = DATE {sql_literal(ctx.ds)}"
     df = p.spark.createDataFrame(rows, PLATFORM_SCHEMAS["drift_metrics"].ddl)
     entry.wrote("drift_metrics", uri, replace_platform_partition(p.spark, "drift_metrics", uri, df, key))
+    days = p.spec.drift.history_days
+    history = _history(
+        p,
+        "drift_metrics",
+        ctx.ds,
+        days,
+        ["score_date", "scope", "feature", "metric", "value", "threshold", "drifted"],
+    )
+    performance = _history(
+        p, "performance_metrics", ctx.ds, days, ["score_date", "auc", "precision", "recall", "labeled_rows"]
+    )
     report_uri = p.layout.drift_report(p.spec.name, ctx.ds)
     filestore.write_text(
         report_uri,
         render_drift_report(
-            drifts, model_name=p.spec.name, model_version=version, ds=ctx.ds, summary=summary
+            drifts,
+            model_name=p.spec.name,
+            model_version=version,
+            ds=ctx.ds,
+            summary=summary,
+            history=history,
+            performance=performance,
         ),
     )
     entry.wrote("drift_report", report_uri)

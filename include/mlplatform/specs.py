@@ -248,12 +248,84 @@ class PromotionSpec(_Strict):
 
 
 class DriftSpec(_Strict):
-    """PSI thresholds; 0.1 and 0.25 are the usual 'watch' and 'act' levels, 0.2 a common gate."""
+    """Drift, skew and input-quality checks of every scoring batch against the reference profile.
 
+    Defaults follow Evidently's DataDriftPreset (0.7): with more than 1000 reference rows numeric
+    columns use the Wasserstein distance normed by the reference's std (drift at >= 0.1) and
+    categorical columns the Jensen-Shannon distance (>= 0.1); with fewer, KS and chi-squared with
+    p < 0.05. Distances keep verdicts meaningful on large batches, where p-values flag any shift.
+    PSI is always recorded too (0.1 / 0.25 are the usual watch / act levels).
+    """
+
+    numeric_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "auto"
+    categorical_stattest: Literal["auto", "jensenshannon", "chi2", "psi"] = "auto"
+    prediction_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "psi"
+    small_sample_rows: int = Field(default=1000, ge=0)
+    wasserstein_threshold: float = Field(default=0.1, gt=0.0)
+    jensenshannon_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
+    p_value_threshold: float = Field(default=0.05, gt=0.0, lt=1.0)
     psi_threshold: float = Field(default=0.2, gt=0.0)
     prediction_psi_threshold: float = Field(default=0.2, gt=0.0)
+    max_null_rate_increase: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_unseen_category_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    check_skew: bool = True
     bins: int = Field(default=10, ge=2, le=100)
     feature_thresholds: dict[str, float] = Field(default_factory=dict)
+    history_days: int = Field(default=60, ge=1)
+
+
+class LabelsSpec(_Strict):
+    """Late ground truth: files of (id, label) that arrive after scoring, joined to past predictions.
+
+    ``path`` may contain ``{ds}`` (one file per arrival date) as the sources do; labels are matched
+    to predictions of the last ``lookback_days`` by the spec's ``columns.id``.
+    """
+
+    source: SourceSpec
+    id_column: str | None = None
+    label_column: str | None = None
+    lookback_days: int = Field(default=90, ge=1)
+    min_labeled_rows: int = Field(default=50, ge=1)
+
+
+class RetrainingPolicy(_Strict):
+    """When the scoring DAG asks the training DAG for a new version (the reason goes into its conf).
+
+    A run is *degraded* when the share of drifted input features reaches ``max_share_drifted``
+    (Evidently's dataset-drift share, 0.5), the prediction drifts (``on_prediction_drift``), or the
+    labelled AUC falls ``max_auc_drop`` below the champion's holdout AUC. Retraining fires after
+    ``consecutive_runs`` degraded runs in a row, and not again within ``cooldown_days``.
+    """
+
+    enabled: bool = True
+    max_share_drifted: float = Field(default=0.5, gt=0.0, le=1.0)
+    on_prediction_drift: bool = True
+    max_auc_drop: float | None = Field(default=0.05, gt=0.0, le=1.0)
+    consecutive_runs: int = Field(default=2, ge=1, le=30)
+    cooldown_days: int = Field(default=0, ge=0)
+
+
+class AlertsSpec(_Strict):
+    """Who hears about drift, data-quality failures and task failures of this model, and how.
+
+    Alerts go through Airflow notifiers: a JSON POST to each webhook URL and an email through the
+    Airflow SMTP connection ``smtp_conn_id``.
+    """
+
+    on: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
+        default_factory=lambda: ["drift", "data_quality", "task_failure", "retraining", "retirement"]
+    )
+    webhooks: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    smtp_conn_id: str = "smtp_default"
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^https?://", url):
+                raise ValueError(f"webhook '{url}' is not an http(s) URL")
+        return urls
 
 
 class ScheduleSpec(_Strict):
@@ -274,6 +346,9 @@ class ModelSpec(_Strict):
     evaluation: EvaluationSpec = EvaluationSpec()
     promotion: PromotionSpec = PromotionSpec()
     drift: DriftSpec = DriftSpec()
+    labels: LabelsSpec | None = None
+    retraining: RetrainingPolicy = RetrainingPolicy()
+    alerts: AlertsSpec = AlertsSpec()
     schedule: ScheduleSpec = ScheduleSpec()
 
     @model_validator(mode="after")

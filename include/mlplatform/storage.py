@@ -19,6 +19,9 @@ PLATFORM_TABLES = (
     "source_schemas",
     "feature_catalog",
     "shap_importance",
+    "performance_metrics",
+    "labels",
+    "monitoring_decisions",
 )
 MODEL_TABLES = ("bronze", "validated", "features")
 

@@ -45,11 +45,35 @@ PLATFORM_SCHEMAS: dict[str, TableSchema] = {
         doc="Batch predictions, one partition per model and logical date, stamped with the model version.",
     ),
     "drift_metrics": TableSchema(
-        "model_name string, score_date date, run_id string, model_version int, feature string, "
-        "feature_kind string, metric string, value double, threshold double, drifted boolean, "
-        "reference_rows bigint, current_rows bigint, computed_at timestamp",
+        "model_name string, score_date date, run_id string, model_version int, scope string, "
+        "feature string, feature_kind string, metric string, value double, threshold double, "
+        "drifted boolean, psi double, wasserstein double, jensenshannon double, ks_statistic double, "
+        "p_value double, null_rate_reference double, null_rate_current double, unseen_rate double, "
+        "quality_flags array<string>, reference_rows bigint, current_rows bigint, computed_at timestamp",
         ("model_name", "score_date"),
-        doc="Drift of each feature and of the prediction for one scoring run.",
+        doc="One row per column per scoring run: raw-input drift (scope input), train-serve skew of "
+        "the model's inputs (model_input) and prediction drift, with every statistic and quality flag.",
+    ),
+    "performance_metrics": TableSchema(
+        "model_name string, score_date date, model_version int, labeled_rows bigint, "
+        "predicted_rows bigint, positives bigint, auc double, precision double, recall double, "
+        "accuracy double, threshold double, reference_auc double, labels_through date, "
+        "run_id string, computed_at timestamp",
+        ("model_name",),
+        doc="Performance of past predictions once their late labels arrive, per model and scoring date.",
+    ),
+    "labels": TableSchema(
+        "model_name string, row_id string, label int, label_date date, source_uri string, "
+        "run_id string, loaded_at timestamp",
+        ("model_name", "label_date"),
+        doc="Late ground truth as it arrives, one partition per model and arrival date.",
+    ),
+    "monitoring_decisions": TableSchema(
+        "model_name string, score_date date, run_id string, model_version int, degraded boolean, "
+        "signals string, consecutive_degraded int, retrain boolean, reason string, "
+        "triggered_dag_id string, decided_at timestamp",
+        append_only=True,
+        doc="The retraining policy's verdict after every scoring run: the signals, the streak, the action.",
     ),
     "model_registry": TableSchema(
         "model_name string, version int, event string, alias string, run_id string, dag_id string, "

@@ -12,12 +12,18 @@ import pytest
 from mlplatform.drift import (
     OTHER,
     build_reference_profile,
+    chi2_p_value,
     compute_drift,
     drift_summary,
     histogram,
+    jensenshannon_distance,
+    ks_from_quantiles,
     psi,
+    quantile_grid,
     render_drift_report,
+    wasserstein_normed,
 )
+from mlplatform.specs import DriftSpec
 
 N = 5000
 NUMERIC = ["x", "y"]
@@ -34,8 +40,8 @@ def _frame(seed: int, *, shift: float = 0.0, c_probs: tuple[float, ...] = (0.5, 
     return pd.DataFrame({"x": x, "y": y.astype(float), "c": c, "score": score})
 
 
-def _check(profile: dict, df, **kwargs):  # type: ignore[no-untyped-def]
-    return compute_drift(profile, df, psi_threshold=0.2, prediction_psi_threshold=0.2, **kwargs)
+def _check(profile: dict, df, **spec):  # type: ignore[no-untyped-def]
+    return compute_drift(profile, df, DriftSpec(**spec))
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +96,9 @@ def test_shift_drifts_exactly_x_and_c(spark, profile: dict) -> None:  # type: ig
     drifts = _check(profile, batch, feature_thresholds={"y": 0.25})
     by_name = {d.feature: d for d in drifts}
     assert sorted(n for n, d in by_name.items() if d.drifted and d.feature_kind != "prediction") == ["c", "x"]
-    assert by_name["y"].threshold == 0.25 and by_name["x"].threshold == 0.2
+    assert by_name["y"].threshold == 0.25 and by_name["x"].threshold == 0.1
+    assert by_name["x"].metric == "wasserstein" and by_name["c"].metric == "jensenshannon"
+    assert by_name["score"].metric == "psi" and by_name["score"].threshold == 0.2
     assert by_name["score"].feature_kind == "prediction" and by_name["score"].drifted
     summary = drift_summary(drifts)
     assert sorted(summary["features_drifted"]) == ["c", "x"]
@@ -135,3 +143,103 @@ def test_empty_batch_raises(spark, profile: dict) -> None:  # type: ignore[no-un
     empty = spark.createDataFrame(_frame(5)).limit(0)
     with pytest.raises(ValueError, match="empty"):
         _check(profile, empty)
+
+
+def test_wasserstein_matches_scipy_on_exact_quantiles() -> None:
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(0)
+    ref, cur = rng.normal(0.0, 2.0, 20000), rng.normal(0.5, 2.0, 20000)
+    grid = quantile_grid(1000)
+    ours = wasserstein_normed(np.quantile(ref, grid), np.quantile(cur, grid), float(np.std(ref)))
+    assert ours == pytest.approx(wasserstein_distance(ref, cur) / np.std(ref), rel=0.02)
+    assert ours == pytest.approx(0.25, abs=0.02)
+    assert wasserstein_normed([1.0, 1.0], [1.0, 1.0], 0.0) == 0.0
+
+
+def test_ks_from_quantiles_agrees_with_scipy() -> None:
+    from scipy.stats import ks_2samp
+
+    rng = np.random.default_rng(1)
+    ref, cur = rng.normal(0.0, 1.0, 3000), rng.normal(0.2, 1.0, 2000)
+    grid = quantile_grid(100)
+    stat, p = ks_from_quantiles(np.quantile(ref, grid).tolist(), np.quantile(cur, grid).tolist(), 3000, 2000)
+    exact = ks_2samp(ref, cur)
+    assert stat == pytest.approx(exact.statistic, abs=0.011)
+    assert p < 0.05 and exact.pvalue < 0.05
+    same, p_same = ks_from_quantiles(
+        np.quantile(ref, grid).tolist(), np.quantile(ref, grid).tolist(), 3000, 3000
+    )
+    assert same == 0.0 and p_same == pytest.approx(1.0)
+
+
+def test_jensenshannon_and_chi2() -> None:
+    assert jensenshannon_distance([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-9)
+    assert jensenshannon_distance([1.0, 0.0], [0.0, 1.0]) == pytest.approx(math.sqrt(math.log(2)))
+    assert jensenshannon_distance([0.5, 0.3, 0.2], [0.9, 0.05, 0.05]) > 0.1
+    assert chi2_p_value([0.5, 0.5], [500, 500]) == pytest.approx(1.0)
+    assert chi2_p_value([0.5, 0.5], [600, 400]) < 1e-6
+
+
+@pytest.mark.spark
+def test_small_reference_uses_p_value_tests(spark) -> None:  # type: ignore[no-untyped-def]
+    small = build_reference_profile(spark.createDataFrame(_frame(1).head(800)), NUMERIC, CATEGORICAL)
+    same = {d.feature: d for d in _check(small, spark.createDataFrame(_frame(2).head(800)))}
+    assert same["x"].metric == "ks" and same["c"].metric == "chi2"
+    assert not any(d.drifted for d in same.values()), same
+    moved = _frame(3, shift=0.5, c_probs=(0.3, 0.3, 0.4)).head(800)
+    shifted = {d.feature: d for d in _check(small, spark.createDataFrame(moved))}
+    assert shifted["x"].drifted and shifted["x"].p_value < 0.05
+    assert shifted["c"].drifted and not shifted["y"].drifted
+
+
+@pytest.mark.spark
+def test_quality_flags_for_nulls_and_unseen_categories(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    frame = _frame(6)
+    frame.loc[:299, "c"] = "new-category"
+    frame.loc[300:899, "y"] = None
+    by_name = {d.feature: d for d in _check(profile, spark.createDataFrame(frame))}
+    assert by_name["c"].unseen_rate == pytest.approx(300 / N)
+    assert by_name["c"].quality_flags == ("unseen_categories",)
+    assert by_name["y"].quality_flags == ("null_rate",)
+    assert by_name["x"].quality_flags == ()
+    summary = drift_summary(list(by_name.values()))
+    assert summary["quality_alerts"] == {"c": ["unseen_categories"], "y": ["null_rate"]}
+
+
+@pytest.mark.spark
+def test_skew_scope_and_report_history(spark, profile: dict) -> None:  # type: ignore[no-untyped-def]
+    inputs = build_reference_profile(spark.createDataFrame(_frame(1)[["x"]]), ["x"], [])
+    skew = compute_drift(
+        inputs, spark.createDataFrame(_frame(8, shift=1.0)[["x"]]), DriftSpec(), scope="model_input"
+    )
+    assert [(d.feature, d.scope, d.drifted) for d in skew] == [("x", "model_input", True)]
+    drifts = _check(profile, spark.createDataFrame(_frame(9))) + skew
+    summary = drift_summary(drifts)
+    assert summary["skewed_features"] == ["x"] and summary["features_drifted"] == []
+    history = [
+        {
+            "score_date": f"2026-01-0{i}",
+            "scope": "input",
+            "feature": "x",
+            "metric": "wasserstein",
+            "value": 0.05 * i,
+            "threshold": 0.1,
+            "drifted": 0.05 * i >= 0.1,
+        }
+        for i in range(1, 4)
+    ]
+    performance = [
+        {"score_date": "2026-01-01", "auc": 0.8, "precision": 0.6, "recall": 0.5, "labeled_rows": 100}
+    ]
+    html = render_drift_report(
+        drifts,
+        model_name="m",
+        model_version=1,
+        ds="2026-01-03",
+        summary=summary,
+        history=history,
+        performance=performance,
+    )
+    assert "Drift over time" in html and "Performance over time" in html
+    assert "Train-serve skew" in html
