@@ -26,7 +26,7 @@ if _INCLUDE not in sys.path:
 from airflow.providers.standard.operators.hitl import HITLOperator  # noqa: E402
 from airflow.sdk import Param, dag, task  # noqa: E402
 
-from airflow_glue import DAG_TAG, model_specs, run_lifecycle_step  # noqa: E402
+from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step  # noqa: E402
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 APPROVAL_TASK = "approve_promotion"
@@ -57,7 +57,7 @@ def training_dag(
         max_active_runs=1,
         doc_md=__doc__,
         tags=[DAG_TAG, "training", model, *tags],
-        default_args={**DEFAULT_ARGS, "owner": owner},
+        default_args={**DEFAULT_ARGS, "owner": owner, "on_failure_callback": failure_callback(model)},
         params={
             "model": Param(model, type="string", enum=[model], description="Model spec to train."),
             "reason": Param("manual retraining", type="string", minLength=1, description="Why this run."),

@@ -43,7 +43,173 @@ def run_context(context: dict[str, Any]) -> RunContext:
 
 
 def run_lifecycle_step(step: str, model: str, context: dict[str, Any], **inputs: Any) -> dict[str, Any]:
-    """Run one platform step for ``model`` inside an Airflow task."""
-    from mlplatform.pipeline import run_step
+    """Run one platform step for ``model`` inside an Airflow task; a retired model's run skips."""
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    return run_step(step, model, run_context(context), **inputs)
+    from mlplatform.pipeline import run_step
+    from mlplatform.registry import ModelRetiredError
+
+    try:
+        return run_step(step, model, run_context(context), **inputs)
+    except ModelRetiredError as exc:
+        raise AirflowSkipException(str(exc)) from exc
+
+
+def run_monitoring_step(step: str, model: str, context: dict[str, Any], **inputs: Any) -> dict[str, Any]:
+    """Run a monitoring step and alert on what it found: drift, skew, quality flags, retraining."""
+    from mlplatform.alerts import drift_alert_summary
+
+    result = run_lifecycle_step(step, model, context, **inputs)
+    if step == "check_drift":
+        summary = drift_alert_summary(result)
+        if summary:
+            details = {k: result.get(k) for k in ("features_drifted", "share_drifted", "report")}
+            result["alerts"] = send_alert(model, "drift", context, summary, details)
+    elif step == "decide_retraining" and result.get("retrain"):
+        result["alerts"] = send_alert(
+            model, "retraining", context, result["reason"], {"training_dag_id": result["training_dag_id"]}
+        )
+    return result
+
+
+# --- alerts: Airflow notifiers per model ------------------------------------------------------------
+
+
+def _notifier_classes() -> tuple[type, type]:
+    """Airflow's notifier base and the webhook notifier built on it (defined lazily: parse-time cheap)."""
+    global _WEBHOOK_NOTIFIER
+    from airflow.sdk import BaseNotifier
+
+    if _WEBHOOK_NOTIFIER is None:
+
+        class PlatformWebhookNotifier(BaseNotifier):
+            """POSTs the platform's alert JSON to a webhook URL (Slack/Teams/PagerDuty relays, etc.)."""
+
+            template_fields = ("url",)
+
+            def __init__(self, url: str, alert: dict[str, Any]) -> None:
+                super().__init__()
+                self.url = url
+                self.alert = alert
+
+            def notify(self, context: Any) -> None:
+                from mlplatform.alerts import post_webhook
+
+                post_webhook(self.url, self.alert)
+
+        _WEBHOOK_NOTIFIER = PlatformWebhookNotifier
+    return BaseNotifier, _WEBHOOK_NOTIFIER
+
+
+_WEBHOOK_NOTIFIER: type | None = None
+
+
+def model_notifiers(spec: ModelSpec, alert: dict[str, Any]) -> list[Any]:
+    """One Airflow notifier per channel of the model's ``alerts`` section."""
+    from mlplatform.alerts import alert_html
+
+    _, webhook_notifier = _notifier_classes()
+    notifiers: list[Any] = [webhook_notifier(url, alert) for url in spec.alerts.webhooks]
+    if spec.alerts.emails:
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        notifiers.append(
+            SmtpNotifier(
+                to=spec.alerts.emails,
+                from_email=spec.alerts.from_email,
+                subject=alert["title"],
+                html_content=alert_html(alert),
+                smtp_conn_id=spec.alerts.smtp_conn_id,
+            )
+        )
+    return notifiers
+
+
+def send_alert(
+    model: str, event: str, context: dict[str, Any], summary: str, details: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Send an alert on every channel of the model when the spec subscribes to ``event``.
+
+    Returns one outcome per channel; a channel that fails is logged and reported, never raised,
+    so a broken webhook cannot fail a scoring run (the outcome lands in the task's return value).
+    """
+    import logging
+
+    from mlplatform.alerts import build_alert
+    from mlplatform.specs import load_spec, spec_path
+
+    spec = load_spec(spec_path(get_settings().spec_dir, model))
+    if event not in spec.alerts.events:
+        return []
+    ti = context.get("ti")
+    dag_run = context.get("dag_run")
+    logical = context.get("logical_date")
+    alert = build_alert(
+        event,  # type: ignore[arg-type]
+        model,
+        summary=summary,
+        details=details,
+        dag_id=getattr(dag_run, "dag_id", None),
+        run_id=getattr(dag_run, "run_id", None),
+        task_id=getattr(ti, "task_id", None),
+        logical_date=logical.isoformat() if logical else None,
+    )
+    outcomes = []
+    for notifier in model_notifiers(spec, alert):
+        channel = getattr(notifier, "url", None) or f"smtp:{spec.alerts.smtp_conn_id}"
+        try:
+            notifier.notify(context)
+            outcomes.append({"channel": channel, "ok": True})
+        except Exception as exc:  # delivery failures are reported, not raised
+            logging.getLogger(__name__).warning(
+                "alert %s for %s via %s failed: %s", event, model, channel, exc
+            )
+            outcomes.append({"channel": channel, "ok": False, "error": str(exc)})
+    return outcomes
+
+
+def failure_callback(model: str) -> Any:
+    """``on_failure_callback`` for a model's tasks: a data-quality alert when validation rejected the
+    batch, a task-failure alert otherwise."""
+
+    def on_failure(context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        ti = context.get("ti")
+        data_quality = type(exc).__name__ in (
+            "DataQualityError",
+            "SchemaDriftError",
+            "SourceError",
+            "LabelsError",
+        )
+        event = "data_quality" if data_quality else "task_failure"
+        task = getattr(ti, "task_id", "?")
+        send_alert(model, event, context, f"task {task} failed: {exc}", {"error_type": type(exc).__name__})
+
+    return on_failure
+
+
+# --- retirement -------------------------------------------------------------------------------------
+
+
+def run_final_scoring(model: str, context: dict[str, Any]) -> dict[str, Any] | None:
+    """Score the logical date's batch with the champion (the scoring DAG's steps), if asked."""
+    params = context.get("params") or {}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    if not {**params, **conf}.get("final_scoring"):
+        return None
+    batch = run_lifecycle_step("ingest", model, context, mode="scoring")
+    batch = run_lifecycle_step("validate", model, context, batch=batch)
+    featured = run_lifecycle_step("build_features", model, context, batch=batch)
+    scored = run_lifecycle_step("score", model, context, featured=featured)
+    return {k: scored[k] for k in ("model_version", "predictions", "batch_id")}
+
+
+def retire_model(model: str, context: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any]:
+    """Retire the model (registry, lineage, archive manifest) and announce it."""
+    params = context.get("params") or {}
+    conf = getattr(context.get("dag_run"), "conf", None) or {}
+    reason = str({**params, **conf}.get("reason") or "retired")
+    result = run_lifecycle_step("retire", model, context, reason=reason, final_scoring=final)
+    if result["newly_retired"]:
+        result["alerts"] = send_alert(model, "retirement", context, f"retired: {reason}", result)
+    return result

@@ -8,6 +8,7 @@ features (monthly_charges, contract, support_calls) so drift detection has somet
 from __future__ import annotations
 
 import zlib
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,8 @@ def write_demo_landing(
     batch_dates: dict[str, bool],
     seed: int = 7,
 ) -> dict[str, str]:
-    """Write ``training.csv`` and ``batches/{ds}.csv`` (True = drifted) under ``landing_dir``.
+    """Write ``training.csv``, ``batches/{ds}.csv`` (True = drifted) and, as late ground truth,
+    ``labels/{ds + 1 day}.csv`` with the outcome of each batch's customers under ``landing_dir``.
 
     Each batch's seed derives from ``seed`` and its date, so a batch's content does not depend on
     which other dates are requested; id ranges follow date order so ids never collide across files.
@@ -215,4 +217,10 @@ def write_demo_landing(
         batch_path = root / "batches" / f"{ds}.csv"
         write_csv(frame, batch_path)
         paths[ds] = str(batch_path)
+        arrival = (date.fromisoformat(ds) + timedelta(days=1)).isoformat()
+        labels = frame[["customer_id", "churned"]].dropna()
+        labels = labels[labels["customer_id"].astype(str).str.strip() != ""]
+        labels_path = root / "labels" / f"{arrival}.csv"
+        write_csv(labels, labels_path)
+        paths[f"labels:{arrival}"] = str(labels_path)
     return paths

@@ -24,7 +24,7 @@ from mlplatform.tables import PLATFORM_SCHEMAS, append_rows
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-TRIGGER_TYPES = ("manual", "scheduled", "api", "asset", "backfill", "test")
+TRIGGER_TYPES = ("manual", "scheduled", "api", "asset", "backfill", "policy", "test")
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,10 @@ def _staging(p: Platform, ctx: RunContext) -> str:
 def step_ingest(p: Platform, ctx: RunContext, entry: LineageEntry, *, mode: str) -> dict[str, Any]:
     """Source file → the batch's bronze partition (all strings, nothing dropped)."""
     from mlplatform.ingest import ingest_to_bronze, source_schema
+    from mlplatform.registry import ensure_not_retired
     from mlplatform.source_schema import check_and_record
 
+    ensure_not_retired(p.spark, p.table("model_registry"), p.spec.name)
     batch_id = training_batch_id(ctx) if mode == "training" else scoring_batch_id(ctx)
     uri = source_uri(p, mode, ctx.ds)
     source = p.spec.source.training if mode == "training" else p.spec.source.scoring
@@ -846,6 +848,210 @@ def step_score(
     return {**featured, "predictions": rows, "predictions_version": out_version}
 
 
+def step_performance(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, scored: dict[str, Any]
+) -> dict[str, Any]:
+    """Load the labels that arrived on the logical date; score past predictions against all labels.
+
+    The arrival file replaces the date's ``labels`` partition (reruns are idempotent); performance
+    is recomputed for every scoring date in the lookback window that has labels.
+    """
+    from datetime import date, timedelta
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from mlplatform.monitoring import performance_by_date, read_labels
+    from mlplatform.registry import versions
+
+    labels_spec = p.spec.labels
+    if labels_spec is None:
+        entry.params["labels"] = "not configured"
+        return {**scored, "performance": None}
+    uri = labels_spec.source.path.format(
+        storage_root=p.settings.storage_root.rstrip("/"),
+        model=p.spec.name,
+        ds=ctx.ds,
+        datasets_dir=str(p.settings.datasets_dir).rstrip("/"),
+    )
+    labels_uri = p.table("labels")
+    arrived = filestore.exists(uri)
+    new_labels = 0
+    if arrived:
+        entry.read("labels_source", uri)
+        good, bad = read_labels(p.spark, p.spec, uri, ctx.ds)
+        now = F.current_timestamp()
+        rows = good.select(
+            F.lit(p.spec.name).alias("model_name"),
+            "row_id",
+            "label",
+            "label_date",
+            F.lit(uri).alias("source_uri"),
+            F.lit(ctx.run_id).alias("run_id"),
+            now.alias("loaded_at"),
+        )
+        key = f"model_name = {sql_literal(p.spec.name)} AND label_date = DATE {sql_literal(ctx.ds)}"
+        entry.wrote(
+            "labels", labels_uri, replace_platform_partition(p.spark, "labels", labels_uri, rows, key)
+        )
+        new_labels = good.count()
+        rejected = bad.select(
+            F.lit(p.spec.name).alias("model_name"),
+            F.lit(f"labels__{ctx.ds}").alias("batch_id"),
+            F.lit(ctx.run_id).alias("run_id"),
+            "row_id",
+            F.array(F.col("reason")).alias("reasons"),
+            "row_json",
+            now.alias("quarantined_at"),
+        )
+        quarantine_uri = p.table("quarantine")
+        qkey = f"model_name = {sql_literal(p.spec.name)} AND batch_id = {sql_literal(f'labels__{ctx.ds}')}"
+        entry.wrote(
+            "quarantine",
+            quarantine_uri,
+            replace_platform_partition(p.spark, "quarantine", quarantine_uri, rejected, qkey),
+        )
+        entry.params["rejected_labels"] = bad.count()
+    entry.params.update({"labels_arrived": arrived, "new_labels": new_labels, "labels_source": uri})
+    if delta_version(p.spark, labels_uri) is None:
+        return {**scored, "performance": None, "new_labels": 0}
+
+    today = date.fromisoformat(ctx.ds)
+    start = (today - timedelta(days=labels_spec.lookback_days)).isoformat()
+    latest = Window.partitionBy("row_id").orderBy(F.desc("label_date"))
+    labels = (
+        p.spark.read.format("delta")
+        .load(labels_uri)
+        .where((F.col("model_name") == p.spec.name) & (F.col("label_date") <= F.to_date(F.lit(ctx.ds))))
+        .withColumn("_rank", F.row_number().over(latest))
+        .where("_rank = 1")
+        .select("row_id", "label")
+    )
+    predictions_uri = p.table("predictions")
+    window = F.col("score_date").between(F.to_date(F.lit(start)), F.to_date(F.lit(ctx.ds)))
+    predictions = (
+        p.spark.read.format("delta")
+        .load(predictions_uri)
+        .where((F.col("model_name") == p.spec.name) & window)
+        .select("score_date", "row_id", "score", "prediction", "model_version")
+    )
+    entry.read("labels", labels_uri, delta_version(p.spark, labels_uri))
+    entry.read("predictions", predictions_uri, delta_version(p.spark, predictions_uri))
+    registered = {int(v["version"]): v for v in versions(p.spark, p.table("model_registry"), p.spec.name)}
+    thresholds, reference_auc = {}, {}
+    for v, row in registered.items():
+        metrics = json.loads(row.get("metrics") or "{}")
+        signature_threshold = metrics.get("decision_threshold", p.spec.training.decision_threshold)
+        thresholds[v] = float(signature_threshold)
+        if metrics.get("auc") is not None:
+            reference_auc[v] = float(metrics["auc"])
+    perf = performance_by_date(predictions, labels, thresholds).collect()
+    now_ts = datetime.now(UTC)
+    rows = [
+        {
+            **r.asDict(),
+            "model_name": p.spec.name,
+            "reference_auc": reference_auc.get(int(r["model_version"])),
+            "labels_through": today,
+            "run_id": ctx.run_id,
+            "computed_at": now_ts,
+        }
+        for r in perf
+    ]
+    perf_uri = p.table("performance_metrics")
+    key = (
+        f"model_name = {sql_literal(p.spec.name)} AND score_date >= DATE {sql_literal(start)} "
+        f"AND score_date <= DATE {sql_literal(ctx.ds)}"
+    )
+    df = p.spark.createDataFrame(rows, PLATFORM_SCHEMAS["performance_metrics"].ddl)
+    entry.wrote(
+        "performance_metrics",
+        perf_uri,
+        replace_platform_partition(p.spark, "performance_metrics", perf_uri, df, key),
+    )
+    usable = [r for r in rows if r["labeled_rows"] >= labels_spec.min_labeled_rows and r["auc"] is not None]
+    latest_perf = max(usable, key=lambda r: r["score_date"], default=None)
+    performance = None
+    if latest_perf is not None:
+        performance = {
+            "score_date": latest_perf["score_date"].isoformat(),
+            "auc": latest_perf["auc"],
+            "precision": latest_perf["precision"],
+            "recall": latest_perf["recall"],
+            "labeled_rows": int(latest_perf["labeled_rows"]),
+            "reference_auc": latest_perf["reference_auc"],
+            "model_version": int(latest_perf["model_version"]),
+        }
+    entry.params.update({"performance": performance, "dates_with_labels": len(rows)})
+    return {**scored, "performance": performance, "new_labels": new_labels}
+
+
+def step_policy(
+    p: Platform, ctx: RunContext, entry: LineageEntry, *, drift: dict[str, Any], performance: dict[str, Any]
+) -> dict[str, Any]:
+    """Judge today's run by the spec's retraining policy and record the decision (append-only)."""
+    from datetime import date
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from mlplatform.monitoring import Signals, decide_retraining
+
+    perf = performance.get("performance") or {}
+    signals = Signals(
+        share_drifted=float(drift["share_drifted"]),
+        drifted_features=list(drift["features_drifted"]),
+        prediction_drifted=bool(drift["prediction_drifted"]),
+        auc=perf.get("auc"),
+        reference_auc=perf.get("reference_auc"),
+        performance_date=perf.get("score_date"),
+    )
+    uri = p.table("monitoring_decisions")
+    earlier: list[dict[str, Any]] = []
+    if delta_version(p.spark, uri) is not None:
+        entry.read("monitoring_decisions", uri, delta_version(p.spark, uri))
+        last = Window.partitionBy("score_date").orderBy(F.desc("decided_at"))
+        earlier = [
+            r.asDict()
+            for r in p.spark.read.format("delta")
+            .load(uri)
+            .where((F.col("model_name") == p.spec.name) & (F.col("score_date") < F.to_date(F.lit(ctx.ds))))
+            .withColumn("_rank", F.row_number().over(last))
+            .where("_rank = 1")
+            .select("score_date", "degraded", "retrain")
+            .collect()
+        ]
+    decision = decide_retraining(p.spec.retraining, signals, earlier, ctx.ds)
+    training_dag = f"{p.spec.name}_training"
+    row = {
+        "model_name": p.spec.name,
+        "score_date": date.fromisoformat(ctx.ds),
+        "run_id": ctx.run_id,
+        "model_version": int(drift["model_version"]),
+        "degraded": decision.degraded,
+        "signals": json.dumps({"met": decision.signals, "measured": decision.details}, sort_keys=True),
+        "consecutive_degraded": decision.consecutive_degraded,
+        "retrain": decision.retrain,
+        "reason": decision.reason,
+        "triggered_dag_id": training_dag if decision.retrain else None,
+        "decided_at": datetime.now(UTC),
+    }
+    entry.wrote(
+        "monitoring_decisions",
+        uri,
+        append_rows(p.spark, uri, PLATFORM_SCHEMAS["monitoring_decisions"], [row]),
+    )
+    entry.params["decision"] = decision.to_dict()
+    return {
+        "retrain": decision.retrain,
+        "degraded": decision.degraded,
+        "reason": decision.reason,
+        "consecutive_degraded": decision.consecutive_degraded,
+        "training_dag_id": training_dag,
+        "model_version": int(drift["model_version"]),
+    }
+
+
 def _history(p: Platform, table: str, ds: str, days: int, columns: list[str]) -> list[dict[str, Any]]:
     """Rows of a monitoring table for this model over the ``days`` before and including ``ds``."""
     from pyspark.sql import functions as F
@@ -943,6 +1149,67 @@ def step_drift(
     return {**summary, "report": report_uri, "model_version": version, "predictions": scored["predictions"]}
 
 
+def step_retire(
+    p: Platform,
+    ctx: RunContext,
+    entry: LineageEntry,
+    *,
+    reason: str,
+    final_scoring: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Retire the model: archive every version, clear the champion alias, write a retirement event
+    and an archive manifest (artifacts and checksums). Later runs of its DAGs skip."""
+    from mlplatform.registry import archive_version, model_state, retire_model, versions
+
+    registry_uri = p.table("model_registry")
+    entry.read("model_registry", registry_uri, delta_version(p.spark, registry_uri))
+    before = model_state(p.spark, registry_uri, p.spec.name)
+    actor = ctx.triggered_by or ctx.trigger_type
+    common = {"actor": actor, "reason": reason, "run_id": ctx.run_id, "dag_id": ctx.dag_id}
+    newly_retired = retire_model(p.spark, registry_uri, model=p.spec.name, **common)
+    registered = versions(p.spark, registry_uri, p.spec.name)
+    archived = [
+        int(v["version"])
+        for v in registered
+        if archive_version(
+            p.spark, registry_uri, model=p.spec.name, version=int(v["version"]), force=True, **common
+        )
+    ]
+    manifest = {
+        "model": p.spec.name,
+        "retired_at": datetime.now(UTC).isoformat(),
+        "retired_by": actor,
+        "reason": reason,
+        "run_id": ctx.run_id,
+        "champion_before": before["aliases"].get("champion"),
+        "final_scoring": final_scoring,
+        "versions": [
+            {
+                "version": int(v["version"]),
+                "artifact_uri": v["artifact_uri"],
+                "booster_sha256": v["booster_sha256"],
+                "manifest_sha256": v["manifest_sha256"],
+            }
+            for v in registered
+        ],
+    }
+    manifest_uri = p.layout.retirement_manifest(p.spec.name)
+    filestore.write_text(manifest_uri, json.dumps(manifest, indent=2, sort_keys=True))
+    entry.wrote("model_registry", registry_uri, delta_version(p.spark, registry_uri))
+    entry.wrote("retirement_manifest", manifest_uri)
+    after = model_state(p.spark, registry_uri, p.spec.name)
+    entry.params.update({"reason": reason, "newly_retired": newly_retired, "archived_versions": archived})
+    return {
+        "model": p.spec.name,
+        "retired": after["retired"],
+        "newly_retired": newly_retired,
+        "champion_before": before["aliases"].get("champion"),
+        "aliases_after": after["aliases"],
+        "archived_versions": after["archived"],
+        "manifest": manifest_uri,
+    }
+
+
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "ingest": step_ingest,
     "validate": step_validate,
@@ -955,6 +1222,9 @@ STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "promote": step_promote,
     "score": step_score,
     "check_drift": step_drift,
+    "check_performance": step_performance,
+    "decide_retraining": step_policy,
+    "retire": step_retire,
 }
 
 

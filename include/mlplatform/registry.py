@@ -642,6 +642,18 @@ def _retired_message(model: str, retired: dict[str, Any]) -> str:
     )
 
 
+def ensure_not_retired(spark: SparkSession, registry_uri: str, model: str) -> None:
+    """Raise ``ModelRetiredError`` for a retired model: its scheduled runs stop at the first task."""
+    retired = retirement(_events(spark, registry_uri, model))
+    if retired is not None:
+        raise ModelRetiredError(_retired_message(model, retired))
+
+
+def model_state(spark: SparkSession, registry_uri: str, model: str) -> dict[str, Any]:
+    """``lifecycle_state`` of a model, read from the registry."""
+    return lifecycle_state(_events(spark, registry_uri, model))
+
+
 def load_champion(spark: SparkSession, registry_uri: str, model: str) -> LoadedModel:
     events = _events(spark, registry_uri, model)
     retired = retirement(events)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -312,11 +313,12 @@ class AlertsSpec(_Strict):
     Airflow SMTP connection ``smtp_conn_id``.
     """
 
-    on: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
+    events: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
         default_factory=lambda: ["drift", "data_quality", "task_failure", "retraining", "retirement"]
     )
     webhooks: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
+    from_email: str = "mlplatform@localhost"
     smtp_conn_id: str = "smtp_default"
 
     @field_validator("webhooks")
@@ -329,8 +331,13 @@ class AlertsSpec(_Strict):
 
 
 class ScheduleSpec(_Strict):
+    """Crons of the training and scoring DAGs; ``catchup`` replays missed scoring dates since
+    ``start_date`` (backfills work either way: ``airflow backfill create``)."""
+
     training: str | None = None
     scoring: str | None = "0 2 * * *"
+    start_date: date = date(2026, 1, 1)
+    catchup: bool = False
 
 
 class ModelSpec(_Strict):

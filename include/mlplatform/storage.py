@@ -55,6 +55,9 @@ class StorageLayout:
     def shap_report(self, model: str, version: int) -> str:
         return self._join("reports", model, f"v{version}", f"{model}_v{version}_shap_report.html")
 
+    def retirement_manifest(self, model: str) -> str:
+        return self._join("archive", model, "retirement.json")
+
     def drift_report(self, model: str, ds: str) -> str:
         return self._join("reports", model, "drift", ds, f"{model}_{ds}_drift_report.html")
 

@@ -36,12 +36,12 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert dagbag.import_errors == {}
 
 
-def test_one_training_and_one_scoring_dag_per_spec(dagbag) -> None:  # type: ignore[no-untyped-def]
+def test_training_scoring_and_retirement_dag_per_spec(dagbag) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.specs import load_specs
 
     specs = load_specs(PROJECT_ROOT / "include" / "specs")
     assert specs, "no model specs found"
-    expected = {f"{m}_{kind}" for m in specs for kind in ("training", "scoring")}
+    expected = {f"{m}_{kind}" for m in specs for kind in ("training", "scoring", "retirement")}
     assert expected == set(dagbag.dag_ids)
 
 
@@ -53,6 +53,7 @@ def test_dags_have_tags_retries_docs_and_owner(dagbag) -> None:  # type: ignore[
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
             assert task.owner == "ml-platform", f"{dag_id}.{task.task_id}"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id} sends no failure alert"
 
 
 def test_training_dag_shape_and_params(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -81,9 +82,32 @@ def test_scoring_dag_is_scheduled_nightly(dagbag) -> None:  # type: ignore[no-un
     dag = dagbag.dags["churn_demo_scoring"]
     assert dag.timetable.expression == "0 2 * * *"
     assert dag.catchup is False
-    order = ["ingest", "validate", "build_features", "score", "check_drift"]
+    order = [
+        "ingest",
+        "validate",
+        "build_features",
+        "score",
+        "check_performance",
+        "check_drift",
+        "decide_retraining",
+        "retraining_requested",
+        "trigger_retraining",
+    ]
+    assert set(dag.task_ids) == set(order)
     for upstream, downstream in zip(order, order[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids
+    trigger = dag.get_task("trigger_retraining")
+    assert trigger.trigger_dag_id == "churn_demo_training"
+    assert trigger.conf["trigger_source"] == "policy" and "reason" in trigger.conf
+    assert trigger.skip_when_already_exists is True
+
+
+def test_retirement_dag_is_manual_with_a_reason(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["churn_demo_retirement"]
+    assert type(dag.timetable).__name__ == "NullTimetable"
+    assert set(dag.task_ids) == {"final_scoring", "retire"}
+    params = dag.params.dump()
+    assert {"reason", "final_scoring"} <= set(params) and params["final_scoring"] is False
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=[f.name for f in DAG_FILES])

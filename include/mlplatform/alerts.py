@@ -1,0 +1,108 @@
+"""Alert messages for a model's events, and their delivery to a webhook.
+
+The message is built here, without Airflow, so that every channel says the same thing; the
+Airflow notifiers in ``airflow_glue`` call these functions (webhook) or hand the same subject and
+HTML to Airflow's SMTP notifier.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]
+
+_TITLES = {
+    "drift": "drift detected",
+    "data_quality": "data-quality failure",
+    "task_failure": "task failed",
+    "retraining": "retraining triggered",
+    "retirement": "model retired",
+}
+
+
+class AlertDeliveryError(RuntimeError):
+    """A webhook refused or did not answer; the message names the URL and the status."""
+
+
+def build_alert(
+    event: AlertEvent,
+    model: str,
+    *,
+    summary: str,
+    details: dict[str, Any] | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    logical_date: str | None = None,
+) -> dict[str, Any]:
+    """The JSON body every channel sends: what happened, to which model, where, and the facts."""
+    return {
+        "source": "mlplatform",
+        "event": event,
+        "title": f"[{model}] {_TITLES[event]}",
+        "model": model,
+        "summary": summary,
+        "details": details or {},
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "logical_date": logical_date,
+        "sent_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def alert_html(alert: dict[str, Any]) -> str:
+    """The alert as a short HTML email body (escaped)."""
+    rows = "".join(
+        f"<tr><th align='left'>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
+        for k, v in alert["details"].items()
+    )
+    where = " · ".join(
+        html.escape(str(alert[k])) for k in ("dag_id", "run_id", "task_id", "logical_date") if alert.get(k)
+    )
+    return (
+        f"<h3>{html.escape(alert['title'])}</h3><p>{html.escape(alert['summary'])}</p>"
+        f"<p><small>{where}</small></p><table>{rows}</table>"
+    )
+
+
+def post_webhook(url: str, alert: dict[str, Any], *, timeout: float = 10.0) -> int:
+    """POST the alert as JSON; returns the HTTP status, raises ``AlertDeliveryError`` otherwise."""
+    body = json.dumps(alert, default=str).encode()
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, checked in the spec)
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        raise AlertDeliveryError(
+            f"webhook {url} answered HTTP {exc.code} to the {alert['event']} alert"
+        ) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise AlertDeliveryError(f"webhook {url} unreachable for the {alert['event']} alert: {exc}") from exc
+
+
+def drift_alert_summary(drift: dict[str, Any]) -> str | None:
+    """A one-line drift alert from ``drift_summary``'s dict, or None when nothing needs saying."""
+    parts = []
+    if drift.get("features_drifted"):
+        parts.append(
+            f"{len(drift['features_drifted'])} of {drift['features_checked']} input features drifted "
+            f"({', '.join(drift['features_drifted'])})"
+        )
+    if drift.get("prediction_drifted"):
+        parts.append(
+            f"prediction drift ({drift.get('prediction_metric')} {drift.get('prediction_value'):.3f})"
+        )
+    if drift.get("skewed_features"):
+        parts.append(f"train-serve skew in {', '.join(drift['skewed_features'])}")
+    if drift.get("quality_alerts"):
+        flagged = ", ".join(f"{k} ({'/'.join(v)})" for k, v in drift["quality_alerts"].items())
+        parts.append(f"input quality flags: {flagged}")
+    return "; ".join(parts) or None
