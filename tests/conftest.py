@@ -76,3 +76,61 @@ def telco_csv() -> Path:
     if not path.exists():
         pytest.skip(f"shared dataset {path} is absent")
     return path
+
+
+class AlertInbox:
+    """What the loopback webhook and SMTP servers received."""
+
+    def __init__(self) -> None:
+        self.webhooks: list[dict] = []
+        self.emails: list[dict] = []
+
+    def events(self) -> list[tuple[str, str | None]]:
+        return [(a["event"], a.get("logical_date")) for a in self.webhooks]
+
+
+@pytest.fixture(scope="session")
+def alert_servers() -> Iterator[tuple[str, int, AlertInbox]]:
+    """A real HTTP webhook receiver and a real SMTP server (aiosmtpd) on 127.0.0.1.
+
+    Yields (webhook URL, SMTP port, inbox).
+    """
+    import json
+    import threading
+    from email import message_from_bytes
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from aiosmtpd.controller import Controller
+
+    inbox = AlertInbox()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            inbox.webhooks.append(json.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Mailbox:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            msg = message_from_bytes(envelope.content)
+            inbox.emails.append({"to": envelope.rcpt_tos, "subject": msg["Subject"], "raw": envelope.content})
+            return "250 OK"
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Mailbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        yield f"http://127.0.0.1:{http.server_address[1]}/hooks/mlplatform", port, inbox
+    finally:
+        smtp.stop()
+        http.shutdown()

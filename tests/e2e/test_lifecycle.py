@@ -1,8 +1,11 @@
-"""End to end through Airflow (``dag.test()``) on real Spark, Delta, GX, XGBoost and SHAP.
+"""The production loop end to end through Airflow (``dag.test()``) on real Spark, Delta, GX,
+XGBoost and SHAP, with alerts going to a real webhook receiver and SMTP server on loopback.
 
-Trains the demo model, scores a clean batch twice (a rerun of the same date) and a drifted batch,
-then checks what the Delta tables say: a champion exists, predictions = batch − quarantine, every
-task wrote lineage, the rerun changed nothing, and drift is flagged on the drifted features only.
+Trains the demo model; scores a clean batch twice (a rerun of the same date), then two drifted
+batches; the retraining policy (two degraded runs in a row) triggers the training DAG through
+``TriggerDagRunOperator``, whose queued run is then executed (the test plays the scheduler) and
+trains version 2; finally the retirement DAG scores one last batch and retires the model, and the
+next scoring run skips. Checks what the Delta tables, reports and alert inboxes say at each step.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
-TRAIN_DATE, CLEAN_DATE, DRIFT_DATE = "2026-11-01", "2026-11-02", "2026-11-03"
+TRAIN_DATE, CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2 = "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"
+FINAL_DATE, AFTER_RETIREMENT = "2026-11-05", "2026-11-06"
+SCORED_DATES = (CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2)
 DRIFTED_FEATURES = {"monthly_charges", "contract", "support_calls"}
 
 
@@ -39,30 +44,96 @@ def _delta(spark, uri: str):  # type: ignore[no-untyped-def]
     return spark.read.format("delta").load(uri)
 
 
+def _task_states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        query = select(TaskInstance).where(
+            TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
+        )
+        return {ti.task_id: str(ti.state) for ti in session.scalars(query)}
+
+
+def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).first()
+        if run is None:
+            return None
+        session.expunge(run)
+        return run
+
+
 @pytest.fixture(scope="module")
-def lifecycle(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    from tests.support import spec_dir_with_alerts
+
     from mlplatform.demo_data import write_demo_landing
     from mlplatform.settings import get_settings
     from mlplatform.storage import StorageLayout
 
-    root = tmp_path_factory.mktemp("e2e") / "lake"
+    webhook, smtp_port, inbox = alert_servers
+    base = tmp_path_factory.mktemp("e2e")
+    root = base / "lake"
     os.environ["MLP_STORAGE_ROOT"] = str(root)
+    os.environ["MLP_SPEC_DIR"] = str(spec_dir_with_alerts(base / "specs", webhook, ["ml-oncall@example.com"]))
+    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = (
+        f"smtp://127.0.0.1:{smtp_port}?disable_ssl=true&disable_tls=true"
+    )
     get_settings.cache_clear()
     layout = StorageLayout(str(root))
-    write_demo_landing(layout.landing_dir(MODEL), 4000, 1200, {CLEAN_DATE: False, DRIFT_DATE: True}, seed=11)
+    batches = {
+        CLEAN_DATE: False,
+        DRIFT_DATE: True,
+        DRIFT_DATE_2: True,
+        FINAL_DATE: False,
+        AFTER_RETIREMENT: False,
+    }
+    write_demo_landing(layout.landing_dir(MODEL), 4000, 1200, batches, seed=11)
     dags = _dags()
+    scoring = dags[f"{MODEL}_scoring"]
     runs: dict[str, Any] = {}
     runs["train"] = dags[f"{MODEL}_training"].test(
         logical_date=_date(TRAIN_DATE), run_conf={"reason": "e2e: first model", "trigger_source": "api"}
     )
-    runs["clean"] = dags[f"{MODEL}_scoring"].test(logical_date=_date(CLEAN_DATE))
+    runs["clean"] = scoring.test(logical_date=_date(CLEAN_DATE))
     predictions = layout.platform_table("predictions")
     clean_filter = f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
     first_count = _delta(spark, predictions).where(clean_filter).count()
-    runs["clean_rerun"] = dags[f"{MODEL}_scoring"].test(logical_date=_date(CLEAN_DATE))
-    runs["drift"] = dags[f"{MODEL}_scoring"].test(logical_date=_date(DRIFT_DATE))
-    yield {"runs": runs, "layout": layout, "first_clean_count": first_count, "dags": dags}
-    os.environ.pop("MLP_STORAGE_ROOT", None)
+    runs["clean_rerun"] = scoring.test(logical_date=_date(CLEAN_DATE))
+    alerts_after_clean = list(inbox.webhooks)
+    runs["drift"] = scoring.test(logical_date=_date(DRIFT_DATE))
+    runs["drift_2"] = scoring.test(logical_date=_date(DRIFT_DATE_2))
+    triggered = _queued_run(f"{MODEL}_training", f"policy__{DRIFT_DATE_2}")
+    assert triggered is not None, "the retraining policy did not trigger the training DAG"
+    # No scheduler runs here: execute the queued run the policy created, with its own conf.
+    runs["retrain"] = dags[f"{MODEL}_training"].test(
+        logical_date=triggered.logical_date, run_conf=triggered.conf
+    )
+    runs["retire"] = dags[f"{MODEL}_retirement"].test(
+        logical_date=_date(FINAL_DATE),
+        run_conf={"reason": "e2e: replaced by a new product line", "final_scoring": True},
+    )
+    after = scoring.test(logical_date=_date(AFTER_RETIREMENT))
+    states = {name: _task_states(run) for name, run in {**runs, "after_retirement": after}.items()}
+    yield {
+        "runs": runs,
+        "after_retirement": after,
+        "states": states,
+        "triggered": triggered,
+        "layout": layout,
+        "first_clean_count": first_count,
+        "dags": dags,
+        "inbox": inbox,
+        "alerts_after_clean": alerts_after_clean,
+    }
+    for var in ("MLP_STORAGE_ROOT", "MLP_SPEC_DIR", "AIRFLOW_CONN_SMTP_DEFAULT"):
+        os.environ.pop(var, None)
     get_settings.cache_clear()
 
 
@@ -72,22 +143,26 @@ def test_every_run_succeeded(lifecycle) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_registry_has_a_champion_with_checksummed_native_model(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import load_champion
+    from mlplatform.registry import load_version
 
     layout = lifecycle["layout"]
-    champion = load_champion(spark, layout.platform_table("model_registry"), MODEL)
-    assert champion.version == 1
-    assert champion.metrics["auc"] > 0.7
-    assert champion.booster_raw[:1] == b"{"  # UBJSON object marker: XGBoost's own format, not a pickle
-    decisions = _delta(spark, layout.platform_table("promotion_decisions")).collect()
-    assert [(d["version"], d["promoted"]) for d in decisions] == [(1, True)]
+    first = load_version(spark, layout.platform_table("model_registry"), MODEL, 1)
+    assert first.metrics["auc"] > 0.7
+    assert first.booster_raw[:1] == b"{"  # UBJSON object marker: XGBoost's own format, not a pickle
+    decisions = _delta(spark, layout.platform_table("promotion_decisions")).orderBy("decided_at").collect()
+    assert [(d["version"], d["promoted"]) for d in decisions][0] == (1, True)
+    assert [d["version"] for d in decisions] == [1, 2]
     checks = {c["check"]: c["passed"] for c in json.loads(decisions[0]["checks"])}
     assert checks == {"min_auc": True, "min_pr_auc": True, "max_logloss": True, "training_data_quality": True}
 
 
 def test_registry_records_what_made_the_model(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     layout = lifecycle["layout"]
-    reg = _delta(spark, layout.platform_table("model_registry")).where("event = 'registered'").first()
+    reg = (
+        _delta(spark, layout.platform_table("model_registry"))
+        .where("event = 'registered' AND version = 1")
+        .first()
+    )
     inputs = json.loads(reg["training_inputs"])
     assert {"bronze", "validated", "features"} <= set(inputs)
     assert all(isinstance(inputs[t]["version"], int) for t in ("bronze", "validated", "features"))
@@ -101,7 +176,7 @@ def test_predictions_equal_batch_rows_minus_quarantined(lifecycle, spark) -> Non
     bronze = _delta(spark, layout.model_table(MODEL, "bronze"))
     quarantine = _delta(spark, layout.platform_table("quarantine"))
     predictions = _delta(spark, layout.platform_table("predictions"))
-    for ds in (CLEAN_DATE, DRIFT_DATE):
+    for ds in (*SCORED_DATES, FINAL_DATE):
         batch_id = f"score__{ds}"
         batch_rows = bronze.where(f"_batch_id = '{batch_id}'").count()
         quarantined = quarantine.where(f"model_name = '{MODEL}' AND batch_id = '{batch_id}'").count()
@@ -110,7 +185,8 @@ def test_predictions_equal_batch_rows_minus_quarantined(lifecycle, spark) -> Non
         assert quarantined > 0, "the demo batches contain bad rows; they must be quarantined"
         assert preds.count() == batch_rows - quarantined
         assert preds.select("row_id").distinct().count() == preds.count()
-        assert {r["model_version"] for r in preds.select("model_version").distinct().collect()} == {1}
+        versions = {r["model_version"] for r in preds.select("model_version").distinct().collect()}
+        assert len(versions) == 1 and (versions == {1} or ds == FINAL_DATE)
         assert preds.where("run_id IS NULL OR score < 0 OR score > 1").count() == 0
 
 
@@ -139,10 +215,11 @@ def test_rerun_for_same_date_is_idempotent(lifecycle, spark) -> None:  # type: i
 
 def test_every_task_wrote_lineage(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     lineage = _delta(spark, lifecycle["layout"].platform_table("lineage"))
+    airflow_only = {"retraining_requested", "trigger_retraining"}  # Airflow operators, no platform step
     for name, run in lifecycle["runs"].items():
         dag = lifecycle["dags"][run.dag_id]
         rows = lineage.where(f"run_id = '{run.run_id}'").collect()
-        assert {r["task_id"] for r in rows} == set(dag.task_ids), name
+        assert {r["task_id"] for r in rows} == set(dag.task_ids) - airflow_only, name
         assert all(r["status"] == "success" and r["model_name"] == MODEL for r in rows)
         assert all(r["started_at"] <= r["ended_at"] for r in rows)
     train_rows = lineage.where(f"run_id = '{lifecycle['runs']['train'].run_id}'").collect()
@@ -160,13 +237,124 @@ def test_drift_flagged_on_drifted_features_only(lifecycle, spark) -> None:  # ty
     )
 
     def drifted(ds: str) -> set[str]:
-        rows = drift.where(f"score_date = DATE '{ds}' AND feature_kind != 'prediction' AND drifted").collect()
+        rows = drift.where(f"score_date = DATE '{ds}' AND scope = 'input' AND drifted").collect()
         return {r["feature"] for r in rows}
 
     assert drifted(CLEAN_DATE) == set()
     assert drifted(DRIFT_DATE) == DRIFTED_FEATURES
-    checked = drift.where(f"score_date = DATE '{DRIFT_DATE}'").select("feature").distinct().count()
-    assert checked == 10  # 5 numeric + 4 categorical features + the prediction
+    assert drifted(DRIFT_DATE_2) == DRIFTED_FEATURES
+    rows = drift.where(f"score_date = DATE '{DRIFT_DATE}' AND scope != 'model_input'").collect()
+    assert len(rows) == 10  # 5 numeric + 4 categorical features + the prediction
+    tests = {r["feature"]: r["metric"] for r in rows}
+    assert tests["monthly_charges"] == "wasserstein" and tests["contract"] == "jensenshannon"
+    assert tests["score"] == "psi"
+    assert all(r["psi"] is not None and r["null_rate_current"] is not None for r in rows)
+    clean = drift.where(f"score_date = DATE '{CLEAN_DATE}'").collect()
+    assert not any(r["drifted"] for r in clean), [r["feature"] for r in clean if r["drifted"]]
+    assert not any(r["quality_flags"] for r in clean)
+    skew = drift.where(f"score_date = DATE '{DRIFT_DATE}' AND scope = 'model_input'").collect()
+    assert {r["feature"] for r in skew} >= {"monthly_charges", "log_total_charges", "contract"}
+    assert {r["feature"] for r in skew if r["drifted"]} >= {"monthly_charges", "contract"}
+
+
+def test_late_labels_give_performance_over_time(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    layout = lifecycle["layout"]
+    perf = {
+        str(r["score_date"]): r
+        for r in _delta(spark, layout.platform_table("performance_metrics"))
+        .where(f"model_name = '{MODEL}'")
+        .collect()
+    }
+    # labels for a batch arrive the next day: by the last scoring run the first three dates are labelled
+    assert {CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2} <= set(perf)
+    clean = perf[CLEAN_DATE]
+    predicted = _delta(spark, layout.platform_table("predictions")).where(
+        f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
+    )
+    assert clean["predicted_rows"] == predicted.count()
+    assert 0 < clean["labeled_rows"] <= clean["predicted_rows"]
+    assert 0.6 < clean["auc"] <= 1.0 and 0.0 <= clean["precision"] <= 1.0 and 0.0 <= clean["recall"] <= 1.0
+    assert clean["reference_auc"] == pytest.approx(clean["reference_auc"]) and clean["model_version"] == 1
+    labels = _delta(spark, layout.platform_table("labels")).where(f"model_name = '{MODEL}'")
+    assert labels.select("label_date").distinct().count() >= 3
+
+
+def test_policy_triggers_retraining_after_two_degraded_runs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    decisions = {
+        str(r["score_date"]): r
+        for r in _delta(spark, lifecycle["layout"].platform_table("monitoring_decisions")).collect()
+    }
+    assert decisions[CLEAN_DATE]["degraded"] is False and decisions[CLEAN_DATE]["retrain"] is False
+    assert decisions[DRIFT_DATE]["degraded"] is True and decisions[DRIFT_DATE]["retrain"] is False
+    assert decisions[DRIFT_DATE]["consecutive_degraded"] == 1
+    assert decisions[DRIFT_DATE_2]["retrain"] is True and decisions[DRIFT_DATE_2]["consecutive_degraded"] == 2
+    states = lifecycle["states"]
+    assert states["drift"]["trigger_retraining"] == "skipped"
+    assert states["drift_2"]["trigger_retraining"] == "success"
+    conf = lifecycle["triggered"].conf
+    assert conf["trigger_source"] == "policy"
+    assert conf["reason"] == decisions[DRIFT_DATE_2]["reason"] and "drift" in conf["reason"]
+
+
+def test_retrained_version_records_the_policy_reason(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    layout = lifecycle["layout"]
+    run = lifecycle["runs"]["retrain"]
+    registered = (
+        _delta(spark, layout.platform_table("model_registry")).where("event = 'registered'").collect()
+    )
+    assert sorted(r["version"] for r in registered) == [1, 2]
+    v2 = next(r for r in registered if r["version"] == 2)
+    assert v2["reason"] == lifecycle["triggered"].conf["reason"]
+    rows = _delta(spark, layout.platform_table("lineage")).where(f"run_id = '{run.run_id}'").collect()
+    assert {r["trigger_type"] for r in rows} == {"policy"}
+    register = next(r for r in rows if r["task_id"] == "register")
+    assert register["model_version"] == 2
+    assert json.loads(register["params"])["conf"]["reason"].startswith("retraining policy")
+
+
+def test_backfilled_dates_each_have_one_partition(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    preds = _delta(spark, lifecycle["layout"].platform_table("predictions")).where(f"model_name = '{MODEL}'")
+    dates = sorted(str(r["score_date"]) for r in preds.select("score_date").distinct().collect())
+    assert dates == [*SCORED_DATES, FINAL_DATE]
+    assert preds.where(f"score_date = DATE '{AFTER_RETIREMENT}'").count() == 0
+
+
+def test_alerts_went_to_webhook_and_email(lifecycle) -> None:  # type: ignore[no-untyped-def]
+    inbox = lifecycle["inbox"]
+    assert lifecycle["alerts_after_clean"] == [], "a clean batch must not alert"
+    events = [(a["event"], (a["logical_date"] or "")[:10]) for a in inbox.webhooks]
+    assert ("drift", DRIFT_DATE) in events and ("drift", DRIFT_DATE_2) in events
+    assert ("retraining", DRIFT_DATE_2) in events and ("retraining", DRIFT_DATE) not in events
+    assert ("retirement", FINAL_DATE) in events
+    drift_alert = next(a for a in inbox.webhooks if a["event"] == "drift")
+    assert set(drift_alert["details"]["features_drifted"]) == DRIFTED_FEATURES
+    subjects = [m["subject"] for m in inbox.emails]
+    assert any("retraining triggered" in s for s in subjects) and any("drift detected" in s for s in subjects)
+    assert all(m["to"] == ["ml-oncall@example.com"] for m in inbox.emails)
+
+
+def test_retirement_archives_and_stops_scoring(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.registry import ModelRetiredError, load_champion, model_state
+
+    layout = lifecycle["layout"]
+    registry = layout.platform_table("model_registry")
+    state = model_state(spark, registry, MODEL)
+    assert state["retired"] is True and state["aliases"] == {}
+    assert state["archived"] == [1, 2]
+    assert state["retired_reason"] == "e2e: replaced by a new product line"
+    with pytest.raises(ModelRetiredError, match="retired"):
+        load_champion(spark, registry, MODEL)
+    manifest = json.loads(Path(layout.retirement_manifest(MODEL)).read_text())
+    assert [v["version"] for v in manifest["versions"]] == [1, 2]
+    assert manifest["final_scoring"]["predictions"] > 0
+    retire_rows = (
+        _delta(spark, layout.platform_table("lineage"))
+        .where(f"run_id = '{lifecycle['runs']['retire'].run_id}' AND task_id = 'retire'")
+        .collect()
+    )
+    assert len(retire_rows) == 1 and {o["name"] for o in retire_rows[0]["outputs"]} >= {"model_registry"}
+    after = lifecycle["states"]["after_retirement"]
+    assert after["ingest"] == "skipped" and after["score"] == "skipped", after
 
 
 def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped-def]
@@ -175,10 +363,13 @@ def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped
     assert "shap" in shap.name
     html = shap.read_text()
     assert html.count("data:image/png;base64,") >= 5
-    drift = Path(layout.drift_report(MODEL, DRIFT_DATE))
+    drift = Path(layout.drift_report(MODEL, DRIFT_DATE_2))
     assert "drift" in drift.name
     drift_html = drift.read_text()
     assert "monthly_charges" in drift_html and drift_html.count("data:image/png;base64,") >= 3
+    assert "Drift over time" in drift_html and "Performance over time" in drift_html
+    for feature in DRIFTED_FEATURES:
+        assert f'<h3 class="drifted">{feature} (input)' in drift_html
     docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert docs.exists()
 
@@ -200,15 +391,13 @@ def test_catalog_lists_every_feature_of_both_specs(lifecycle, spark) -> None:  #
     demo = {r["feature_name"]: r for r in catalog if "churn_demo" in r["models"]}
     assert set(demo) == set(specs["churn_demo"].model_features)
     assert demo["log_total_charges"]["definition"] == "log1p(total_charges)"
-    assert [(v["model"], v["first_version"], v["last_version"]) for v in demo["age"]["model_versions"]] == [
-        ("churn_demo", 1, 1)
-    ]
+    assert [(v["model"], v["first_version"]) for v in demo["age"]["model_versions"]] == [("churn_demo", 1)]
 
 
 def test_validation_results_summarise_each_batch(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     results = _delta(spark, lifecycle["layout"].platform_table("validation_results"))
     batches = {r["batch_id"] for r in results.select("batch_id").distinct().collect()}
-    assert {f"score__{CLEAN_DATE}", f"score__{DRIFT_DATE}"} <= batches
+    assert {f"score__{ds}" for ds in SCORED_DATES} <= batches
     failed = results.where(f"batch_id = 'score__{DRIFT_DATE}' AND NOT success").collect()
     assert failed and all(r["unexpected_count"] > 0 for r in failed if r["column"])
     assert all(r["data_docs_uri"] and r["data_docs_uri"].endswith("index.html") for r in results.collect())
