@@ -1,7 +1,9 @@
 """Run one DAG end to end through Airflow (``dag.test()``) for a logical date; exit 1 unless it succeeds.
 
 Used by ``make demo``: the same code path as ``airflow dags test``, with a one-line result per task
-instead of the full task logs (those stay under ``$AIRFLOW_HOME``).
+instead of the full task logs (those stay under ``$AIRFLOW_HOME``). ``--queued RUN_ID`` executes a
+run that another DAG queued (the retraining policy's ``TriggerDagRunOperator``) with its own conf
+and logical date, doing what the scheduler would do with it; there is no scheduler in the demo.
 """
 
 from __future__ import annotations
@@ -37,17 +39,40 @@ def run_dag(dag_id: str, logical_date: datetime, conf: dict | None = None) -> st
     return str(run.state)
 
 
+def queued_run(dag_id: str, run_id: str) -> tuple[datetime, dict]:
+    """Logical date and conf of a run another DAG queued; exits with a message when there is none."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).first()
+        if run is None:
+            raise SystemExit(f"no run '{run_id}' of {dag_id} was queued (did the retraining policy fire?)")
+        return run.logical_date or run.run_after, dict(run.conf or {})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dag_id")
-    parser.add_argument("logical_date", help="YYYY-MM-DD")
+    parser.add_argument("logical_date", nargs="?", help="YYYY-MM-DD")
     parser.add_argument("--conf", default="{}", help="run conf as JSON")
+    parser.add_argument("--queued", metavar="RUN_ID", help="execute this queued run (its date and conf)")
     args = parser.parse_args()
-    logical = datetime.fromisoformat(args.logical_date).replace(tzinfo=UTC)
-    print(f"Running {args.dag_id} for {args.logical_date} through Airflow ...", flush=True)
+    if args.queued:
+        logical, conf = queued_run(args.dag_id, args.queued)
+        print(
+            f"Running queued {args.dag_id} run {args.queued} (reason: {conf.get('reason')}) ...", flush=True
+        )
+    elif args.logical_date:
+        logical = datetime.fromisoformat(args.logical_date).replace(tzinfo=UTC)
+        conf = json.loads(args.conf)
+        print(f"Running {args.dag_id} for {args.logical_date} through Airflow ...", flush=True)
+    else:
+        parser.error("give a logical date or --queued RUN_ID")
     started = time.monotonic()
-    state = run_dag(args.dag_id, logical, json.loads(args.conf))
-    print(f"{args.dag_id} {args.logical_date}: {state} in {time.monotonic() - started:.0f}s", flush=True)
+    state = run_dag(args.dag_id, logical, conf)
+    print(f"{args.dag_id} {logical:%Y-%m-%d}: {state} in {time.monotonic() - started:.0f}s", flush=True)
     return 0 if state.endswith("success") else 1
 
 

@@ -83,6 +83,8 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     bronze = table(layout.model_table(model, "bronze"))
     predictions = table(layout.platform_table("predictions"))
     drift = table(layout.platform_table("drift_metrics"))
+    decisions = table(layout.platform_table("monitoring_decisions"))
+    performance = table(layout.platform_table("performance_metrics"))
     per_date = []
     for ds in dates:
         batch_id = f"score__{ds}"
@@ -102,10 +104,31 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
                 (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
             )
             row["drifted_features"] = sorted(
-                r["feature"] for r in metrics.where("drifted AND feature_kind != 'prediction'").collect()
+                r["feature"] for r in metrics.where("drifted AND scope = 'input'").collect()
             )
-            pred = metrics.where("feature_kind = 'prediction'").collect()
-            row["prediction_psi"] = round(float(pred[0]["value"]), 4) if pred else None
+            row["skewed_model_inputs"] = sorted(
+                r["feature"] for r in metrics.where("drifted AND scope = 'model_input'").collect()
+            )
+            pred = metrics.where("scope = 'prediction'").collect()
+            row["prediction_psi"] = round(float(pred[0]["psi"]), 4) if pred else None
+        if decisions is not None:
+            latest = (
+                decisions.where(
+                    (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
+                )
+                .orderBy(F.desc("decided_at"))
+                .first()
+            )
+            if latest is not None:
+                row["policy"] = latest["reason"]
+                row["retrain"] = bool(latest["retrain"])
+        if performance is not None:
+            perf = performance.where(
+                (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
+            ).first()
+            if perf is not None and perf["auc"] is not None:
+                row["labelled_auc"] = round(float(perf["auc"]), 4)
+                row["labelled_rows"] = int(perf["labeled_rows"])
         row["drift_report"] = layout.drift_report(model, ds)
         per_date.append(row)
     summary["scoring"] = per_date
@@ -146,6 +169,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{row.get('predictions', 0)} predictions; drifted features: {drifted}; "
             f"prediction PSI {row.get('prediction_psi')}"
         )
+        if row.get("labelled_auc") is not None:
+            lines.append(
+                f"      late labels: AUC {row['labelled_auc']} on {row['labelled_rows']} labelled rows"
+            )
+        if row.get("policy"):
+            lines.append(f"      policy: {'RETRAIN: ' if row.get('retrain') else ''}{row['policy']}")
     lines.append("")
     lines.append("Reports:")
     if summary.get("shap_report"):
@@ -173,6 +202,28 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0 if summary["champion_version"] is not None else 1
 
 
+def cmd_retire(args: argparse.Namespace) -> int:
+    """Retire a model outside Airflow (same step as the retirement DAG, recorded as a CLI run)."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from mlplatform.lineage import RunContext
+    from mlplatform.pipeline import run_step
+
+    now = datetime.now(UTC)
+    ctx = RunContext(
+        run_id=f"cli__retire__{now:%Y%m%dT%H%M%S}",
+        dag_id="mlplatform.cli",
+        task_id="retire",
+        logical_date=now,
+        trigger_type="manual",
+        triggered_by=getpass.getuser(),
+    )
+    result = run_step("retire", args.model, ctx, reason=args.reason)
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--batch-rows", type=int, default=5000)
     demo.add_argument("--clean", nargs="*", default=[])
     demo.add_argument("--drifted", nargs="*", default=[])
+    retire = sub.add_parser("retire", help="retire a model: archive its versions, remove the champion alias")
+    retire.add_argument("--model", required=True)
+    retire.add_argument("--reason", required=True)
+    retire.set_defaults(func=cmd_retire)
     demo.set_defaults(func=cmd_demo_data)
     summary = sub.add_parser("summary", help="print what the lifecycle left in the tables")
     summary.add_argument("--model", default="churn_demo")

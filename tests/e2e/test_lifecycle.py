@@ -265,8 +265,8 @@ def test_late_labels_give_performance_over_time(lifecycle, spark) -> None:  # ty
         .where(f"model_name = '{MODEL}'")
         .collect()
     }
-    # labels for a batch arrive the next day: by the last scoring run the first three dates are labelled
-    assert {CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2} <= set(perf)
+    # labels for a batch arrive the next day: by the last scoring run the first two dates are labelled
+    assert set(perf) == {CLEAN_DATE, DRIFT_DATE}
     clean = perf[CLEAN_DATE]
     predicted = _delta(spark, layout.platform_table("predictions")).where(
         f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
@@ -274,9 +274,12 @@ def test_late_labels_give_performance_over_time(lifecycle, spark) -> None:  # ty
     assert clean["predicted_rows"] == predicted.count()
     assert 0 < clean["labeled_rows"] <= clean["predicted_rows"]
     assert 0.6 < clean["auc"] <= 1.0 and 0.0 <= clean["precision"] <= 1.0 and 0.0 <= clean["recall"] <= 1.0
-    assert clean["reference_auc"] == pytest.approx(clean["reference_auc"]) and clean["model_version"] == 1
+    assert 0.7 < clean["reference_auc"] < 1.0 and clean["model_version"] == 1
     labels = _delta(spark, layout.platform_table("labels")).where(f"model_name = '{MODEL}'")
-    assert labels.select("label_date").distinct().count() >= 3
+    assert sorted(str(r["label_date"]) for r in labels.select("label_date").distinct().collect()) == [
+        DRIFT_DATE,
+        DRIFT_DATE_2,
+    ]
 
 
 def test_policy_triggers_retraining_after_two_degraded_runs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
