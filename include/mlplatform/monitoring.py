@@ -30,8 +30,9 @@ def read_labels(
 ) -> tuple[DataFrame, DataFrame]:
     """One arrival file as (``row_id``, ``label``, ``label_date``) rows, and its rejected rows.
 
-    A label equal to ``columns.target_positive`` is 1, any other non-blank value 0; a blank id
-    or label is rejected (with ``reason`` and the raw row as JSON), never silently dropped.
+    A label equal to ``columns.target_positive`` is 1, any other non-blank value 0 (the mapping
+    training uses for the target); a blank id or label is rejected (with ``reason`` and the raw
+    row as JSON), never silently dropped.
     """
     from pyspark.sql import functions as F
 

@@ -155,9 +155,17 @@ def test_write_csv_and_landing(tmp_path: Path) -> None:
     paths = write_demo_landing(
         tmp_path / "landing", 200, 100, {"2024-01-02": True, "2024-01-01": False}, seed=7
     )
-    assert set(paths) == {"training", "2024-01-01", "2024-01-02"}
+    assert set(paths) == {"training", "2024-01-01", "2024-01-02", "labels:2024-01-02", "labels:2024-01-03"}
     assert Path(paths["2024-01-02"]) == tmp_path / "landing" / "batches" / "2024-01-02.csv"
-    frames = {key: pd.read_csv(p, dtype=str, keep_default_na=False) for key, p in paths.items()}
+    assert Path(paths["labels:2024-01-03"]) == tmp_path / "landing" / "labels" / "2024-01-03.csv"
+    everything = {key: pd.read_csv(p, dtype=str, keep_default_na=False) for key, p in paths.items()}
+    labels = {k: f for k, f in everything.items() if k.startswith("labels:")}
+    frames = {k: f for k, f in everything.items() if not k.startswith("labels:")}
+    # the labels arriving the next day are the batch's own outcomes, without blank ids
+    batch = frames["2024-01-02"]
+    arrived = labels["labels:2024-01-03"]
+    assert list(arrived.columns) == ["customer_id", "churned"]
+    assert set(arrived["customer_id"]) == set(batch.loc[batch["customer_id"] != "", "customer_id"])
     assert len(frames["training"]) == 200
     assert all("churned" in f.columns for f in frames.values())
     ids = pd.concat([f["customer_id"] for f in frames.values()])

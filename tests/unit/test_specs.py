@@ -188,3 +188,36 @@ def test_spec_path_rejects_bad_model_names(tmp_path: Path) -> None:
     for bad in ("../etc/passwd", "Churn", "x", ""):
         with pytest.raises(SpecError):
             spec_path(tmp_path, bad)
+
+
+def test_monitoring_sections_load_with_documented_defaults(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    spec = load_spec(DEMO)
+    assert spec.labels is not None and "{ds}" in spec.labels.source.path
+    assert spec.retraining.consecutive_runs == 2 and spec.retraining.max_share_drifted == 0.3
+    raw = {
+        k: v
+        for k, v in copy.deepcopy(demo_raw).items()
+        if k not in ("drift", "retraining", "alerts", "labels")
+    }
+    bare = load_spec(_write(tmp_path, raw))
+    assert (bare.drift.wasserstein_threshold, bare.drift.jensenshannon_threshold) == (0.1, 0.1)
+    assert bare.drift.small_sample_rows == 1000 and bare.retraining.max_share_drifted == 0.5
+    assert bare.labels is None and bare.alerts.webhooks == [] and "drift" in bare.alerts.events
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "field"),
+    [
+        ("alerts", {"webhooks": ["ftp://example.com/hook"]}, "alerts.webhooks"),
+        ("alerts", {"events": ["drift", "sunshine"]}, "alerts.events.1"),
+        ("retraining", {"consecutive_runs": 0}, "retraining.consecutive_runs"),
+        ("drift", {"numeric_stattest": "anderson"}, "drift.numeric_stattest"),
+        ("labels", {"lookback_days": 30}, "labels.source"),
+    ],
+)
+def test_monitoring_errors_name_the_field(
+    demo_raw: dict[str, Any], tmp_path: Path, section: str, value: dict[str, Any], field: str
+) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw[section] = value
+    assert f"field '{field}'" in _error(_write(tmp_path, raw))
