@@ -119,7 +119,9 @@ def run_evidently(reference: pd.DataFrame, current: pd.DataFrame) -> dict:
     )
     result = snapshot.dict()
     seconds = time.perf_counter() - t
-    verdict = {t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in result["tests"] if t["id"] == "drift"}
+    verdict = {
+        t["metric_config"]["metric_id"]: t["status"] == "FAIL" for t in result["tests"] if t["id"] == "drift"
+    }
     columns = {}
     for metric in result["metrics"]:
         config = metric["config"]
@@ -166,8 +168,12 @@ def main() -> None:
         "max_abs_score_difference": round(score_gap, 5),
         "per_column": {
             c: {
-                "platform": {k: round(v, 5) if isinstance(v, float) else v for k, v in ours["columns"][c].items()},
-                "evidently": {k: round(v, 5) if isinstance(v, float) else v for k, v in theirs["columns"][c].items()},
+                "platform": {
+                    k: round(v, 5) if isinstance(v, float) else v for k, v in ours["columns"][c].items()
+                },
+                "evidently": {
+                    k: round(v, 5) if isinstance(v, float) else v for k, v in theirs["columns"][c].items()
+                },
             }
             for c in ours["columns"]
         },
