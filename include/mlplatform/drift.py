@@ -592,6 +592,14 @@ def _distribution_chart(d: FeatureDrift) -> str:
         fig.clear()
 
 
+def _daily_axis(ax: Any) -> None:
+    """One tick per scoring day, labelled by date (scoring dates have no time of day)."""
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    ax.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=12, interval_multiples=True))
+    ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+
+
 def _history_chart(history: list[dict]) -> str | None:
     """Each input feature's and the prediction's test value over time, relative to its threshold."""
     points: dict[str, list[tuple[Any, float]]] = {}
@@ -612,6 +620,7 @@ def _history_chart(history: list[dict]) -> str | None:
         ax.set_ylabel("value / threshold")
         ax.set_title("Drift over time (above the dashed line: drifted)")
         ax.legend(fontsize=7, ncol=2, loc="upper left")
+        _daily_axis(ax)
         fig.autofmt_xdate()
         return _png(fig)
     finally:
@@ -632,6 +641,7 @@ def _performance_chart(performance: list[dict]) -> str | None:
         ax.set_ylim(0.0, 1.0)
         ax.set_title("Performance over time (late labels joined to predictions)")
         ax.legend()
+        _daily_axis(ax)
         fig.autofmt_xdate()
         return _png(fig)
     finally:
