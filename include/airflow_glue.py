@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from airflow.sdk import BaseNotifier
+
 from mlplatform.lineage import RunContext, classify_trigger
 from mlplatform.settings import get_settings
 from mlplatform.specs import ModelSpec, load_specs
@@ -75,41 +77,27 @@ def run_monitoring_step(step: str, model: str, context: dict[str, Any], **inputs
 # --- alerts: Airflow notifiers per model ------------------------------------------------------------
 
 
-def _notifier_classes() -> tuple[type, type]:
-    """Airflow's notifier base and the webhook notifier built on it (defined lazily: parse-time cheap)."""
-    global _WEBHOOK_NOTIFIER
-    from airflow.sdk import BaseNotifier
+class PlatformWebhookNotifier(BaseNotifier):
+    """An Airflow notifier that POSTs the platform's alert JSON to a webhook (Slack/Teams relays etc.)."""
 
-    if _WEBHOOK_NOTIFIER is None:
+    template_fields = ("url",)
 
-        class PlatformWebhookNotifier(BaseNotifier):
-            """POSTs the platform's alert JSON to a webhook URL (Slack/Teams/PagerDuty relays, etc.)."""
+    def __init__(self, url: str, alert: dict[str, Any]) -> None:
+        super().__init__()
+        self.url = url
+        self.alert = alert
 
-            template_fields = ("url",)
+    def notify(self, context: Any) -> None:
+        from mlplatform.alerts import post_webhook
 
-            def __init__(self, url: str, alert: dict[str, Any]) -> None:
-                super().__init__()
-                self.url = url
-                self.alert = alert
-
-            def notify(self, context: Any) -> None:
-                from mlplatform.alerts import post_webhook
-
-                post_webhook(self.url, self.alert)
-
-        _WEBHOOK_NOTIFIER = PlatformWebhookNotifier
-    return BaseNotifier, _WEBHOOK_NOTIFIER
-
-
-_WEBHOOK_NOTIFIER: type | None = None
+        post_webhook(self.url, self.alert)
 
 
 def model_notifiers(spec: ModelSpec, alert: dict[str, Any]) -> list[Any]:
     """One Airflow notifier per channel of the model's ``alerts`` section."""
     from mlplatform.alerts import alert_html
 
-    _, webhook_notifier = _notifier_classes()
-    notifiers: list[Any] = [webhook_notifier(url, alert) for url in spec.alerts.webhooks]
+    notifiers: list[Any] = [PlatformWebhookNotifier(url, alert) for url in spec.alerts.webhooks]
     if spec.alerts.emails:
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 

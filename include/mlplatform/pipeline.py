@@ -63,14 +63,19 @@ def scoring_batch_id(ctx: RunContext) -> str:
     return f"score__{ctx.ds}"
 
 
-def source_uri(p: Platform, mode: str, ds: str) -> str:
-    source = p.spec.source.training if mode == "training" else p.spec.source.scoring
-    return source.path.format(
+def resolve_path(p: Platform, template: str, ds: str) -> str:
+    """A spec path with ``{storage_root}``, ``{model}``, ``{ds}`` and ``{datasets_dir}`` filled in."""
+    return template.format(
         storage_root=p.settings.storage_root.rstrip("/"),
         model=p.spec.name,
         ds=ds,
         datasets_dir=str(p.settings.datasets_dir).rstrip("/"),
     )
+
+
+def source_uri(p: Platform, mode: str, ds: str) -> str:
+    source = p.spec.source.training if mode == "training" else p.spec.source.scoring
+    return resolve_path(p, source.path, ds)
 
 
 def _staging(p: Platform, ctx: RunContext) -> str:
@@ -868,12 +873,7 @@ def step_performance(
     if labels_spec is None:
         entry.params["labels"] = "not configured"
         return {**scored, "performance": None}
-    uri = labels_spec.source.path.format(
-        storage_root=p.settings.storage_root.rstrip("/"),
-        model=p.spec.name,
-        ds=ctx.ds,
-        datasets_dir=str(p.settings.datasets_dir).rstrip("/"),
-    )
+    uri = resolve_path(p, labels_spec.source.path, ctx.ds)
     labels_uri = p.table("labels")
     arrived = filestore.exists(uri)
     new_labels = 0
@@ -1055,8 +1055,6 @@ def step_policy(
 def _history(p: Platform, table: str, ds: str, days: int, columns: list[str]) -> list[dict[str, Any]]:
     """Rows of a monitoring table for this model over the ``days`` before and including ``ds``."""
     from pyspark.sql import functions as F
-
-    from mlplatform.tables import delta_version
 
     uri = p.table(table)
     if delta_version(p.spark, uri) is None:
