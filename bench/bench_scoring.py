@@ -28,29 +28,21 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.pipeline_setup import build_training_features
+
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring.json"
-MODEL = "churn_demo"
 THRESHOLD = 0.5
 ARROW_PYSPARK = "spark.sql.execution.arrow.pyspark.enabled"
 
 
 def _features(rows: int, workdir: Path) -> tuple[Any, DataFrame, dict[str, Any], str]:
-    from mlplatform.demo_data import generate_customers, write_csv
     from mlplatform.ingest import read_batch
-    from mlplatform.lineage import RunContext
-    from mlplatform.pipeline import open_platform, run_step
 
-    write_csv(generate_customers(rows, seed=11), workdir / "lake" / "landing" / MODEL / "training.csv")
-    ctx = RunContext(f"bench__{rows}", f"{MODEL}_training", "bench", datetime(2026, 11, 1, tzinfo=UTC))
-    batch = run_step("ingest", MODEL, ctx.for_task("ingest"), mode="training")
-    batch = run_step("validate", MODEL, ctx.for_task("validate"), batch=batch)
-    batch = run_step("build_features", MODEL, ctx.for_task("build_features"), batch=batch)
-    p = open_platform(MODEL)
-    state = json.loads(Path(batch["feature_state_uri"]).read_text())
+    p, batch, state = build_training_features(rows, workdir, seed=11)
     # Read exactly as step_score reads its batch: straight from Delta, not cached.
     frame = read_batch(p.spark, p.model_table("features"), batch["batch_id"])
     return p, frame, state, batch["batch_id"]

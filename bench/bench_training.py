@@ -25,22 +25,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.pipeline_setup import build_training_features
+
 RESULTS = Path(__file__).resolve().parent / "results" / "training.json"
-MODEL = "churn_demo"
 
 
 def _features(rows: int, workdir: Path):  # type: ignore[no-untyped-def]
-    from mlplatform.demo_data import generate_customers, write_csv
-    from mlplatform.lineage import RunContext
-    from mlplatform.pipeline import open_platform, run_step
-
-    write_csv(generate_customers(rows, seed=9), workdir / "lake" / "landing" / MODEL / "training.csv")
-    ctx = RunContext(f"bench__{rows}", f"{MODEL}_training", "bench", datetime(2026, 11, 1, tzinfo=UTC))
-    batch = run_step("ingest", MODEL, ctx.for_task("ingest"), mode="training")
-    batch = run_step("validate", MODEL, ctx.for_task("validate"), batch=batch)
-    batch = run_step("build_features", MODEL, ctx.for_task("build_features"), batch=batch)
-    p = open_platform(MODEL)
-    state = json.loads(Path(batch["feature_state_uri"]).read_text())
+    p, batch, state = build_training_features(rows, workdir, seed=9)
     frame = p.spark.read.format("delta").load(p.model_table("features"))
     return p, frame.where(f"_batch_id = '{batch['batch_id']}' AND split = 'train'").cache(), state
 
