@@ -22,16 +22,18 @@ USER airflow
 COPY --chown=airflow:root requirements.txt /requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /requirements.txt
 
-ENV PYTHONPATH=/opt/airflow/include \
-    MLP_JARS_DIR=/opt/airflow/.cache/spark-jars
+ENV MLP_JARS_DIR=/opt/airflow/.cache/spark-jars
 
+COPY --chown=airflow:root pyproject.toml /opt/airflow/pyproject.toml
 COPY --chown=airflow:root include/ /opt/airflow/include/
 COPY --chown=airflow:root dags/ /opt/airflow/dags/
 COPY --chown=airflow:root plugins/ /opt/airflow/plugins/
+# The platform package, installed in place (editable) so PROJECT_ROOT stays /opt/airflow.
+RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 
 # Resolve the Delta jars (and hadoop-aws: the compose stack stores on s3a://, which adds it to the package
 # list) once at build time, so containers never reach Maven Central. The manifest written by resolve_jars
 # must match the runtime package list, hence the s3a storage root here; the Ivy cache is dropped.
-RUN MLP_STORAGE_ROOT=s3a://lakehouse/mlp python -c "from mlplatform.spark import resolve_jars; resolve_jars()" \
+RUN MLP_STORAGE_ROOT=s3a://lakehouse/mlp python -c "from mlplatform.io.spark import resolve_jars; resolve_jars()" \
     && rm -rf /opt/airflow/.cache/ivy \
     && mkdir -p /opt/airflow/auth

@@ -8,7 +8,6 @@ BIN := $(CURDIR)/$(VENV)/bin
 UV := $(PYTHON) -m uv
 
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
-export PYTHONPATH := $(CURDIR)/include$(if $(PYTHONPATH),:$(PYTHONPATH))
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -44,13 +43,14 @@ check-java:
 	@v=$$(java -version 2>&1 | awk -F'"' '/version/ {print $$2}' | cut -d. -f1); \
 	  [ "$${v:-0}" -ge 17 ] || { echo "ERROR: Java 17+ is required by Spark; found Java $$v."; exit 1; }
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@[ -n "$(PYTHON)" ] || { echo "ERROR: Python 3.11 is required (python3.11 or python3 on PATH)."; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || \
 	  { echo "ERROR: Python 3.11 is required; $(PYTHON) is $$($(PYTHON) --version)."; exit 1; }
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	@[ -x $(BIN)/python ] || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
 install: $(VENV)/.installed

@@ -11,7 +11,7 @@ rounds times every path once (round robin, so load changes hit all alike); the b
 ``_row_id``. Results: ``bench/results/scoring.json``. The investigation that led to the current
 ``score_frame`` is summarised in the git history and its closing note.
 
-    PYTHONPATH=include .venv/bin/python -m bench.bench_scoring --rows 1000000 --repeats 3  # or make bench
+    .venv/bin/python -m bench.bench_scoring --rows 1000000 --repeats 3  # or make bench
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ARROW_PYSPARK = "spark.sql.execution.arrow.pyspark.enabled"
 
 
 def _features(rows: int, workdir: Path) -> tuple[Any, DataFrame, dict[str, Any], str]:
-    from mlplatform.ingest import read_batch
+    from mlplatform.data.ingest import read_batch
 
     p, batch, state = build_training_features(rows, workdir, seed=11)
     # Read exactly as step_score reads its batch: straight from Delta, not cached.
@@ -52,7 +52,7 @@ def _score_frame_map_in_pandas(
     spark: SparkSession, features: DataFrame, booster_raw: bytes, feature_names: list[str], threshold: float
 ) -> DataFrame:
     """The previous ``score_frame``: ids and features through ``mapInPandas``; for comparison only."""
-    from mlplatform.scoring import SCORE_SCHEMA
+    from mlplatform.modeling.scoring import SCORE_SCHEMA
 
     payload = spark.sparkContext.broadcast(booster_raw)
     names = list(feature_names)
@@ -97,11 +97,11 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
     import pandas as pd
     from pyspark.sql import functions as F
 
-    from mlplatform.features import output_feature_names
-    from mlplatform.scoring import score_frame
-    from mlplatform.settings import get_settings
-    from mlplatform.tables import replace_platform_partition, sql_literal
-    from mlplatform.training import SINGLE_NODE, load_booster, train_model
+    from mlplatform.features.engineering import output_feature_names
+    from mlplatform.modeling.scoring import score_frame
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.catalog import replace_platform_partition, sql_literal
+    from mlplatform.modeling.training import SINGLE_NODE, load_booster, train_model
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -42,9 +42,15 @@ def run(sizes: list[int], rounds: int, workdir: Path) -> dict:
     import xgboost as xgb
     from sklearn.metrics import roc_auc_score
 
-    from mlplatform.features import output_feature_names
-    from mlplatform.settings import get_settings
-    from mlplatform.training import DISTRIBUTED, SINGLE_NODE, load_booster, native_params, train_model
+    from mlplatform.features.engineering import output_feature_names
+    from mlplatform.config.settings import get_settings
+    from mlplatform.modeling.training import (
+        DISTRIBUTED,
+        SINGLE_NODE,
+        load_booster,
+        native_params,
+        train_model,
+    )
 
     get_settings.cache_clear()
     settings = get_settings()

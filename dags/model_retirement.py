@@ -10,17 +10,12 @@ model's scoring and training runs skip at their first task, and promotion is ref
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
-_INCLUDE = str(Path(__file__).resolve().parents[1] / "include")
-if _INCLUDE not in sys.path:
-    sys.path.insert(0, _INCLUDE)
 
-from airflow.sdk import Param, dag, task  # noqa: E402
+from airflow.sdk import Param, dag, task
 
-from airflow_glue import DAG_TAG, failure_callback, model_specs, retire_model, run_final_scoring  # noqa: E402
+from airflow_glue import DAG_TAG, failure_callback, model_specs, retire_model, run_final_scoring
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 

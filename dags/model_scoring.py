@@ -19,18 +19,13 @@ the spec's `alerts` section says. A retired model's runs skip.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
-_INCLUDE = str(Path(__file__).resolve().parents[1] / "include")
-if _INCLUDE not in sys.path:
-    sys.path.insert(0, _INCLUDE)
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator  # noqa: E402
-from airflow.sdk import dag, task  # noqa: E402
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import dag, task
 
-from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step, run_monitoring_step  # noqa: E402
+from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step, run_monitoring_step
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 

@@ -15,18 +15,13 @@ Trigger it from the UI form (reason, sample size) or the REST API with
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
-_INCLUDE = str(Path(__file__).resolve().parents[1] / "include")
-if _INCLUDE not in sys.path:
-    sys.path.insert(0, _INCLUDE)
 
-from airflow.providers.standard.operators.hitl import HITLOperator  # noqa: E402
-from airflow.sdk import Param, dag, task  # noqa: E402
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import Param, dag, task
 
-from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step  # noqa: E402
+from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 APPROVAL_TASK = "approve_promotion"

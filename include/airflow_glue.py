@@ -1,7 +1,7 @@
 """The one place that knows both Airflow and the platform.
 
 It turns Airflow's task context into a ``RunContext`` and runs a lifecycle step with it; DAG
-files call only this module and ``mlplatform.specs``, so parsing a DAG file stays cheap.
+files call only this module and ``mlplatform.config.specs``, so parsing a DAG file stays cheap.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from mlplatform.lineage import RunContext, classify_trigger
-from mlplatform.settings import get_settings
-from mlplatform.specs import ModelSpec, load_specs
+from mlplatform.lineage.recorder import RunContext, classify_trigger
+from mlplatform.config.settings import get_settings
+from mlplatform.config.specs import ModelSpec, load_specs
 
 DAG_TAG = "mlplatform"
 
@@ -48,8 +48,8 @@ def run_lifecycle_step(step: str, model: str, context: dict[str, Any], **inputs:
     """Run one platform step for ``model`` inside an Airflow task; a retired model's run skips."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from mlplatform.pipeline import run_step
-    from mlplatform.registry import ModelRetiredError
+    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.registry.store import ModelRetiredError
 
     try:
         return run_step(step, model, run_context(context), **inputs)
@@ -59,7 +59,7 @@ def run_lifecycle_step(step: str, model: str, context: dict[str, Any], **inputs:
 
 def run_monitoring_step(step: str, model: str, context: dict[str, Any], **inputs: Any) -> dict[str, Any]:
     """Run a monitoring step and alert on what it found: drift, skew, quality flags, retraining."""
-    from mlplatform.alerts import drift_alert_summary
+    from mlplatform.alerts.messages import drift_alert_summary
 
     result = run_lifecycle_step(step, model, context, **inputs)
     if step == "check_drift":
@@ -88,14 +88,14 @@ class PlatformWebhookNotifier(BaseNotifier):
         self.alert = alert
 
     def notify(self, context: Any) -> None:
-        from mlplatform.alerts import post_webhook
+        from mlplatform.alerts.messages import post_webhook
 
         post_webhook(self.url, self.alert)
 
 
 def model_notifiers(spec: ModelSpec, alert: dict[str, Any]) -> list[Any]:
     """One Airflow notifier per channel of the model's ``alerts`` section."""
-    from mlplatform.alerts import alert_html
+    from mlplatform.alerts.messages import alert_html
 
     notifiers: list[Any] = [PlatformWebhookNotifier(url, alert) for url in spec.alerts.webhooks]
     if spec.alerts.emails:
@@ -123,8 +123,8 @@ def send_alert(
     """
     import logging
 
-    from mlplatform.alerts import build_alert
-    from mlplatform.specs import load_spec, spec_path
+    from mlplatform.alerts.messages import build_alert
+    from mlplatform.config.specs import load_spec, spec_path
 
     spec = load_spec(spec_path(get_settings().spec_dir, model))
     if event not in spec.alerts.events:

@@ -26,8 +26,6 @@ os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-_include = str(PROJECT_ROOT / "include")
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in [_include, os.environ.get("PYTHONPATH", "")] if p)
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +51,8 @@ def spark(session_tmp: Path):  # type: ignore[no-untyped-def]
     """The process's one SparkSession (2 local cores, UI off, 2 shuffle partitions)."""
     os.environ.setdefault("MLP_SPARK_MASTER", "local[2]")
     os.environ.setdefault("MLP_SPARK_SHUFFLE_PARTITIONS", "2")
-    from mlplatform.settings import get_settings
-    from mlplatform.spark import get_spark
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.spark import get_spark
 
     get_settings.cache_clear()
     session = get_spark()

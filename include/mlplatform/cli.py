@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlplatform.settings import get_settings
-from mlplatform.storage import PLATFORM_TABLES, StorageLayout
+from mlplatform.config.settings import get_settings
+from mlplatform.io.layout import PLATFORM_TABLES, StorageLayout
 
 
 def cmd_jars(_: argparse.Namespace) -> int:
-    from mlplatform.spark import resolve_jars
+    from mlplatform.io.spark import resolve_jars
 
     for jar in resolve_jars():
         print(jar)
@@ -26,9 +26,9 @@ def cmd_jars(_: argparse.Namespace) -> int:
 
 
 def cmd_catalog(_: argparse.Namespace) -> int:
-    from mlplatform.catalog import sync_catalog
-    from mlplatform.spark import get_spark
-    from mlplatform.specs import load_specs
+    from mlplatform.features.feature_catalog import sync_catalog
+    from mlplatform.io.spark import get_spark
+    from mlplatform.config.specs import load_specs
 
     settings = get_settings()
     layout = StorageLayout(settings.storage_root)
@@ -40,7 +40,7 @@ def cmd_catalog(_: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from mlplatform.demo_data import write_demo_landing
+    from mlplatform.demo.data import write_demo_landing
 
     settings = get_settings()
     landing = StorageLayout(settings.storage_root).landing_dir(args.model)
@@ -56,8 +56,8 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from mlplatform.registry import champion_version, load_version, versions
-    from mlplatform.spark import get_spark
+    from mlplatform.registry.store import champion_version, load_version, versions
+    from mlplatform.io.spark import get_spark
 
     settings = get_settings()
     layout = StorageLayout(settings.storage_root)
@@ -207,8 +207,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
     import getpass
     from datetime import UTC, datetime
 
-    from mlplatform.lineage import RunContext
-    from mlplatform.pipeline import run_step
+    from mlplatform.lineage.recorder import RunContext
+    from mlplatform.lifecycle.pipeline import run_step
 
     now = datetime.now(UTC)
     ctx = RunContext(

@@ -37,7 +37,7 @@ def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_training_scoring_and_retirement_dag_per_spec(dagbag) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.specs import load_specs
+    from mlplatform.config.specs import load_specs
 
     specs = load_specs(PROJECT_ROOT / "include" / "specs")
     assert specs, "no model specs found"

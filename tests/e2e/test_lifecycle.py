@@ -73,9 +73,9 @@ def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
 def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from tests.support import spec_dir_with_alerts
 
-    from mlplatform.demo_data import write_demo_landing
-    from mlplatform.settings import get_settings
-    from mlplatform.storage import StorageLayout
+    from mlplatform.demo.data import write_demo_landing
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.layout import StorageLayout
 
     webhook, smtp_port, inbox = alert_servers
     base = tmp_path_factory.mktemp("e2e")
@@ -143,7 +143,7 @@ def test_every_run_succeeded(lifecycle) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_registry_has_a_champion_with_checksummed_native_model(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import load_version
+    from mlplatform.registry.store import load_version
 
     layout = lifecycle["layout"]
     first = load_version(spark, layout.platform_table("model_registry"), MODEL, 1)
@@ -337,7 +337,7 @@ def test_alerts_went_to_webhook_and_email(lifecycle) -> None:  # type: ignore[no
 
 
 def test_retirement_archives_and_stops_scoring(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import ModelRetiredError, load_champion, model_state
+    from mlplatform.registry.store import ModelRetiredError, load_champion, model_state
 
     layout = lifecycle["layout"]
     registry = layout.platform_table("model_registry")
@@ -378,8 +378,8 @@ def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped
 
 
 def test_catalog_lists_every_feature_of_both_specs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.catalog import feature_definitions
-    from mlplatform.specs import load_specs
+    from mlplatform.features.feature_catalog import feature_definitions
+    from mlplatform.config.specs import load_specs
 
     catalog = _delta(spark, lifecycle["layout"].platform_table("feature_catalog")).collect()
     listed = {(r["feature_name"], r["definition"]) for r in catalog}

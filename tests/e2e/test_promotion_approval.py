@@ -84,9 +84,9 @@ def _respond_when_asked(
 def approval_runs(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from mlplatform.demo_data import write_demo_landing
-    from mlplatform.settings import get_settings
-    from mlplatform.storage import StorageLayout
+    from mlplatform.demo.data import write_demo_landing
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.layout import StorageLayout
 
     base = tmp_path_factory.mktemp("approval")
     spec_dir = base / "specs"
@@ -149,7 +149,7 @@ def test_approval_promotes_and_records_the_approver(approval_runs, spark) -> Non
 
 
 def test_rejection_keeps_the_champion(approval_runs, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import champion_version
+    from mlplatform.registry.store import champion_version
 
     second = _decisions(spark, approval_runs["layout"])[1]
     assert (second["version"], second["promoted"], second["approval"]) == (2, False, "rejected")
@@ -161,7 +161,7 @@ def test_rejection_keeps_the_champion(approval_runs, spark) -> None:  # type: ig
 
 
 def test_worse_challenger_is_not_promoted_and_says_why(approval_runs, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import champion_version
+    from mlplatform.registry.store import champion_version
 
     third = _decisions(spark, approval_runs["layout"])[2]
     assert (third["version"], third["promoted"], third["approval"]) == (3, False, "not_requested")

@@ -65,8 +65,8 @@ def _wait_for(what: str, check, timeout_s: float, procs: list[subprocess.Popen])
 
 @pytest.fixture(scope="module")
 def airflow_servers(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from mlplatform.demo_data import write_demo_landing
-    from mlplatform.storage import StorageLayout
+    from mlplatform.demo.data import write_demo_landing
+    from mlplatform.io.layout import StorageLayout
 
     base = tmp_path_factory.mktemp("rest")
     home, root, logs = base / "airflow", base / "lake", base / "logs"

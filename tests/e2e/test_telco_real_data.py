@@ -30,8 +30,8 @@ def _date(ds: str) -> datetime:
 def telco_run(airflow_db, spark, telco_csv, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from mlplatform.settings import get_settings
-    from mlplatform.storage import StorageLayout
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.layout import StorageLayout
 
     root = tmp_path_factory.mktemp("telco") / "lake"
     os.environ["MLP_STORAGE_ROOT"] = str(root)
@@ -75,7 +75,7 @@ def test_blank_total_charges_are_imputed_not_lost(telco_run, spark) -> None:  # 
 
 
 def test_champion_quality_on_real_data(telco_run, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry import load_champion
+    from mlplatform.registry.store import load_champion
 
     champion = load_champion(spark, telco_run["layout"].platform_table("model_registry"), MODEL)
     assert champion.metrics["auc"] > 0.80

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlplatform.specs import ModelSpec, load_spec
+from mlplatform.config.specs import ModelSpec, load_spec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,13 @@ from types import SimpleNamespace
 import pytest
 from tests.support import spec_dir_with_alerts
 
-from mlplatform.alerts import AlertDeliveryError, alert_html, build_alert, drift_alert_summary, post_webhook
+from mlplatform.alerts.messages import (
+    AlertDeliveryError,
+    alert_html,
+    build_alert,
+    drift_alert_summary,
+    post_webhook,
+)
 
 
 def test_build_alert_and_html_escape() -> None:
@@ -49,8 +55,8 @@ def test_webhook_delivery_and_unreachable_url(alert_servers) -> None:  # type: i
 
 
 def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.settings import get_settings
-    from mlplatform.validation import DataQualityError
+    from mlplatform.config.settings import get_settings
+    from mlplatform.data.validation import DataQualityError
 
     url, port, inbox = alert_servers
     spec_dir = spec_dir_with_alerts(tmp_path / "specs", url, ["oncall@example.com"])

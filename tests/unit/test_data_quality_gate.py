@@ -27,7 +27,7 @@ DS = "2026-11-10"
 @pytest.fixture()
 def platform_env(spark, tmp_path) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """A fresh storage root and a private copy of the specs, wired through settings."""
-    from mlplatform.settings import get_settings
+    from mlplatform.config.settings import get_settings
 
     spec_dir = tmp_path / "specs"
     spec_dir.mkdir()
@@ -52,7 +52,7 @@ def platform_env(spark, tmp_path) -> Iterator[dict[str, Any]]:  # type: ignore[n
 
 
 def _good_rows(n: int = 30) -> list[dict[str, str]]:
-    from mlplatform.demo_data import generate_customers
+    from mlplatform.demo.data import generate_customers
 
     frame = generate_customers(n, seed=3, bad_row_fraction=0.0, id_offset=500)
     return frame.astype(str).to_dict("records")
@@ -70,13 +70,13 @@ def _write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None 
 
 
 def _ctx(ds: str = DS, run: str = "scheduled__test"):  # type: ignore[no-untyped-def]
-    from mlplatform.lineage import RunContext
+    from mlplatform.lineage.recorder import RunContext
 
     return RunContext(run, f"{MODEL}_scoring", "validate", datetime.fromisoformat(ds).replace(tzinfo=UTC))
 
 
 def _ingest_and_validate(ds: str = DS) -> dict[str, Any]:
-    from mlplatform.pipeline import run_step
+    from mlplatform.lifecycle.pipeline import run_step
 
     ctx = _ctx(ds)
     batch = run_step("ingest", MODEL, ctx.for_task("ingest"), mode="scoring")
@@ -133,7 +133,7 @@ def test_malformed_csv_line_is_quarantined(spark, platform_env) -> None:  # type
 
 
 def test_duplicated_key_fails_the_run_and_quarantines_both(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.validation import DataQualityError
+    from mlplatform.data.validation import DataQualityError
 
     rows = _good_rows()
     dup = {**rows[3], "age": "44"}
@@ -149,7 +149,7 @@ def test_duplicated_key_fails_the_run_and_quarantines_both(spark, platform_env) 
 
 
 def test_missing_column_fails_naming_file_and_column(platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.ingest import SourceError
+    from mlplatform.data.ingest import SourceError
 
     rows = _good_rows()
     header = [c for c in rows[0] if c != "contract"]
@@ -160,7 +160,7 @@ def test_missing_column_fails_naming_file_and_column(platform_env) -> None:  # t
 
 
 def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.pipeline import run_step
+    from mlplatform.lifecycle.pipeline import run_step
 
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
@@ -179,8 +179,8 @@ def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) ->
 
 
 def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.pipeline import run_step
-    from mlplatform.source_schema import SchemaDriftError
+    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.data.source_schema import SchemaDriftError
 
     spec = yaml.safe_load(platform_env["spec_file"].read_text())
     spec["validation"]["extra_columns"] = "fail"
@@ -195,7 +195,7 @@ def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ig
 
 
 def test_empty_batch_fails_naming_file_and_expectation(platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.validation import DataQualityError
+    from mlplatform.data.validation import DataQualityError
 
     rows = _good_rows()
     path = platform_env["batch"] / f"{DS}.csv"
@@ -207,14 +207,14 @@ def test_empty_batch_fails_naming_file_and_expectation(platform_env) -> None:  #
 
 
 def test_unreadable_file_fails_naming_file(platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.ingest import SourceError
+    from mlplatform.data.ingest import SourceError
 
     with pytest.raises(SourceError, match=rf"{DS}\.csv"):
         _ingest_and_validate()
 
 
 def test_failed_run_writes_failed_lineage(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.ingest import SourceError
+    from mlplatform.data.ingest import SourceError
 
     with pytest.raises(SourceError):
         _ingest_and_validate()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlplatform.demo_data import (
+from mlplatform.demo.data import (
     BAD_ROW_KINDS,
     COLUMNS,
     CONTRACTS,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlplatform.drift import (
+from mlplatform.monitoring.drift import (
     OTHER,
     build_reference_profile,
     chi2_p_value,
@@ -23,7 +23,7 @@ from mlplatform.drift import (
     render_drift_report,
     wasserstein_normed,
 )
-from mlplatform.specs import DriftSpec
+from mlplatform.config.specs import DriftSpec
 
 N = 5000
 NUMERIC = ["x", "y"]

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from mlplatform.evaluation import calibration_plot_png, full_metrics, paired_auc_difference
-from mlplatform.training import evaluate
+from mlplatform.modeling.evaluation import calibration_plot_png, full_metrics, paired_auc_difference
+from mlplatform.modeling.training import evaluate
 
 INTERVAL_METRICS = ("auc", "pr_auc", "logloss", "brier")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import xgboost
 
-from mlplatform.explain import (
+from mlplatform.modeling.explain import (
     ShapResult,
     compute_shap_values,
     render_shap_report,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mlplatform.features import apply_features, fit_feature_state, split_column
+from mlplatform.features.engineering import apply_features, fit_feature_state, split_column
 
 pytestmark = pytest.mark.spark
 

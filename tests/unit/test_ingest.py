@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlplatform.ingest import CORRUPT, SourceError, ingest_to_bronze, read_batch
+from mlplatform.data.ingest import CORRUPT, SourceError, ingest_to_bronze, read_batch
 
 pytestmark = pytest.mark.spark
 

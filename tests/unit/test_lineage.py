@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mlplatform import lineage
-from mlplatform.lineage import LineageEntry, RunContext, classify_trigger, lineage_row
+from mlplatform.lineage import recorder as lineage
+from mlplatform.lineage.recorder import LineageEntry, RunContext, classify_trigger, lineage_row
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_lineage_row(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_record_lineage_appends_success_and_failure(
     spark, storage_root: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.lineage import record_lineage
+    from mlplatform.lineage.recorder import record_lineage
 
     monkeypatch.setattr(lineage, "code_version", lambda: "abc123")
     uri = f"{storage_root}/delta/platform/lineage"

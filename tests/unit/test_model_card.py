@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mlplatform.model_card import build_model_card, library_versions, render_model_card_markdown
+from mlplatform.governance.model_card import build_model_card, library_versions, render_model_card_markdown
 
 REPORT: dict[str, Any] = {
     "metrics": {

@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlplatform.monitoring import LabelsError, Signals, decide_retraining, performance_by_date, read_labels
-from mlplatform.specs import RetrainingPolicy
+from mlplatform.monitoring.performance import (
+    LabelsError,
+    Signals,
+    decide_retraining,
+    performance_by_date,
+    read_labels,
+)
+from mlplatform.config.specs import RetrainingPolicy
 
 DRIFTED = Signals(share_drifted=0.4, drifted_features=["a", "b"], prediction_drifted=True)
 CALM = Signals(share_drifted=0.0, drifted_features=[], prediction_drifted=False)
@@ -112,7 +118,7 @@ def test_performance_by_date_matches_sklearn(spark) -> None:  # type: ignore[no-
 def test_labels_file_keeps_bad_rows_and_names_missing_columns(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.support import PROJECT_ROOT
 
-    from mlplatform.specs import load_spec
+    from mlplatform.config.specs import load_spec
 
     spec = load_spec(PROJECT_ROOT / "include" / "specs" / "churn_demo.yaml")
     good = tmp_path / "labels.csv"

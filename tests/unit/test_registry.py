@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlplatform.registry import (
+from mlplatform.registry.store import (
     BOOSTER_FILE,
     MANIFEST_FILE,
     NoChampionError,
@@ -23,8 +23,8 @@ from mlplatform.registry import (
     register_version,
     versions,
 )
-from mlplatform.specs import PromotionSpec
-from mlplatform.storage import StorageLayout
+from mlplatform.config.specs import PromotionSpec
+from mlplatform.io.layout import StorageLayout
 
 MODEL = "tiny_model"
 GATES = PromotionSpec(min_auc=0.7, min_pr_auc=0.3, max_logloss=0.65, min_auc_improvement=0.01)

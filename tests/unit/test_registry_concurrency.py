@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from mlplatform import registry
-from mlplatform.registry import (
+from mlplatform.registry import store as registry
+from mlplatform.registry.store import (
     CommitConflictError,
     ModelRetiredError,
     NoChampionError,
@@ -34,7 +34,7 @@ from mlplatform.registry import (
     retire_model,
     versions,
 )
-from mlplatform.storage import StorageLayout
+from mlplatform.io.layout import StorageLayout
 
 MODEL = "race_model"
 THREADS = 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlplatform.scoring import score_frame
+from mlplatform.modeling.scoring import score_frame
 
 pytestmark = pytest.mark.spark
 

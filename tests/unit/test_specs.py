@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlplatform.specs import ModelSpec, SpecError, load_spec, load_specs, spec_path
+from mlplatform.config.specs import ModelSpec, SpecError, load_spec, load_specs, spec_path
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "include" / "specs"
 DEMO = SPEC_DIR / "churn_demo.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlplatform.storage import MODEL_TABLES, PLATFORM_TABLES, StorageLayout, safe_key
+from mlplatform.io.layout import MODEL_TABLES, PLATFORM_TABLES, StorageLayout, safe_key
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from mlplatform.demo_data import COLUMNS
-from mlplatform.ingest import CORRUPT
-from mlplatform.validation import (
+from mlplatform.demo.data import COLUMNS
+from mlplatform.data.ingest import CORRUPT
+from mlplatform.data.validation import (
     ValidationOutcome,
     build_suite,
     prepare_for_validation,

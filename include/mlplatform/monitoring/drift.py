@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, Row
 
-    from mlplatform.specs import DriftSpec
+    from mlplatform.config.specs import DriftSpec
 
 OTHER = "__other__"
 QUANTILE_RELATIVE_ERROR = 0.001

@@ -12,8 +12,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.specs import ModelSpec
-from mlplatform.tables import PLATFORM_SCHEMAS, ensure_table
+from mlplatform.config.specs import ModelSpec
+from mlplatform.io.catalog import PLATFORM_SCHEMAS, ensure_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -123,7 +123,7 @@ def sync_catalog(spark: SparkSession, catalog_uri: str, registry_uri: str, specs
     """Upsert every spec's features into the catalog (keyed by name and definition); returns rows."""
     from delta.tables import DeltaTable
 
-    from mlplatform.registry import versions
+    from mlplatform.registry.store import versions
 
     schema = PLATFORM_SCHEMAS["feature_catalog"]
     versions_by_model = {

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlplatform.model_card import library_versions  # noqa: F401  (re-exported for reproduce)
-from mlplatform.specs import ModelSpec
+from mlplatform.governance.model_card import library_versions  # noqa: F401  (re-exported for reproduce)
+from mlplatform.config.specs import ModelSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import xgboost as xgb
     from pyspark.sql import DataFrame
 
-    from mlplatform.settings import Settings
+    from mlplatform.config.settings import Settings
 
 DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1}
 BOOSTER_FORMAT = "ubj"

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.specs import ModelSpec
-from mlplatform.tables import PLATFORM_SCHEMAS, append_rows
+from mlplatform.config.specs import ModelSpec
+from mlplatform.io.catalog import PLATFORM_SCHEMAS, append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -5,7 +5,7 @@ batch id, parameters, spec hash), reads the features table as of the recorded De
 that batch, retrains with the recorded path, parameters, seed and feature state, and compares the
 new booster's predictions with the registered booster's on the batch's holdout rows.
 
-Run it as ``python -m mlplatform.reproduce --model churn_demo --version 3``: it prints the report
+Run it as ``python -m mlplatform.modeling.reproduce --model churn_demo --version 3``: it prints the report
 as JSON and exits 0 when the predictions match (max abs diff <= tolerance), 1 when they do not or
 the spec changed since the version was trained, 2 when the version cannot be reproduced at all.
 """
@@ -17,12 +17,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.settings import Settings
+from mlplatform.config.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from mlplatform.specs import ModelSpec
+    from mlplatform.config.specs import ModelSpec
 
 DEFAULT_TOLERANCE = 1e-6
 _ABSENT = "(absent)"
@@ -88,7 +88,7 @@ def spec_changes(spec: ModelSpec, params: dict[str, Any], feature_state: dict[st
 
 
 def _registered_row(spark: SparkSession, registry_uri: str, model: str, version: int) -> dict[str, Any]:
-    from mlplatform.registry import versions
+    from mlplatform.registry.store import versions
 
     row = next((r for r in versions(spark, registry_uri, model) if int(r["version"]) == version), None)
     if row is None:
@@ -157,12 +157,12 @@ def reproduce_version(
     import numpy as np
     from pyspark.sql import functions as F
 
-    from mlplatform import filestore
-    from mlplatform.lineage import code_version
-    from mlplatform.registry import load_version
-    from mlplatform.specs import load_spec, spec_path
-    from mlplatform.storage import StorageLayout
-    from mlplatform.training import library_versions, load_booster, predict_scores, train_model
+    from mlplatform.io import files as filestore
+    from mlplatform.lineage.recorder import code_version
+    from mlplatform.registry.store import load_version
+    from mlplatform.config.specs import load_spec, spec_path
+    from mlplatform.io.layout import StorageLayout
+    from mlplatform.modeling.training import library_versions, load_booster, predict_scores, train_model
 
     layout = StorageLayout(settings.storage_root)
     registry_uri = layout.platform_table("model_registry")
@@ -269,12 +269,13 @@ def reproduce_version(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: print the reproduction report; exit 0 on a match, 1 on a mismatch or spec change, 2 on error."""
-    from mlplatform.registry import RegistryError
-    from mlplatform.settings import get_settings
-    from mlplatform.spark import get_spark
+    from mlplatform.registry.store import RegistryError
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.spark import get_spark
 
     parser = argparse.ArgumentParser(
-        prog="python -m mlplatform.reproduce", description="Retrain a registered model version exactly."
+        prog="python -m mlplatform.modeling.reproduce",
+        description="Retrain a registered model version exactly.",
     )
     parser.add_argument("--model", required=True)
     parser.add_argument("--version", required=True, type=int)

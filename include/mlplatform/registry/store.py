@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlplatform import filestore
-from mlplatform.tables import PLATFORM_SCHEMAS, ensure_table
+from mlplatform.io import files as filestore
+from mlplatform.io.catalog import PLATFORM_SCHEMAS, ensure_table
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -119,7 +119,7 @@ class LoadedModel:
     artifact_uri: str
 
     def booster(self) -> xgb.Booster:
-        from mlplatform.training import load_booster
+        from mlplatform.modeling.training import load_booster
 
         return load_booster(self.booster_raw)
 

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.settings import PROJECT_ROOT
-from mlplatform.tables import PLATFORM_SCHEMAS, append_rows
+from mlplatform.config.settings import PROJECT_ROOT
+from mlplatform.io.catalog import PLATFORM_SCHEMAS, append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.specs import ModelSpec
+from mlplatform.config.specs import ModelSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

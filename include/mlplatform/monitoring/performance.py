@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.specs import ModelSpec, RetrainingPolicy
+from mlplatform.config.specs import ModelSpec, RetrainingPolicy
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

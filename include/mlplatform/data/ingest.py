@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlplatform.specs import ModelSpec, SourceSpec
-from mlplatform.tables import replace_partition, sql_literal
+from mlplatform.config.specs import ModelSpec, SourceSpec
+from mlplatform.io.catalog import replace_partition, sql_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

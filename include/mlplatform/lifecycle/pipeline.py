@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlplatform import filestore
-from mlplatform.lineage import LineageEntry, RunContext, code_version, record_lineage
-from mlplatform.settings import Settings, get_settings
-from mlplatform.specs import ModelSpec, load_spec, load_specs, spec_path
-from mlplatform.storage import StorageLayout, safe_key
-from mlplatform.tables import (
+from mlplatform.io import files as filestore
+from mlplatform.lineage.recorder import LineageEntry, RunContext, code_version, record_lineage
+from mlplatform.config.settings import Settings, get_settings
+from mlplatform.config.specs import ModelSpec, load_spec, load_specs, spec_path
+from mlplatform.io.layout import StorageLayout, safe_key
+from mlplatform.io.catalog import (
     PLATFORM_SCHEMAS,
     append_rows,
     delta_version,
@@ -48,7 +48,7 @@ class Platform:
 
 
 def open_platform(model: str, settings: Settings | None = None) -> Platform:
-    from mlplatform.spark import get_spark
+    from mlplatform.io.spark import get_spark
 
     settings = settings or get_settings()
     spec = load_spec(spec_path(settings.spec_dir, model))
@@ -87,9 +87,9 @@ def _staging(p: Platform, ctx: RunContext) -> str:
 
 def step_ingest(p: Platform, ctx: RunContext, entry: LineageEntry, *, mode: str) -> dict[str, Any]:
     """Source file → the batch's bronze partition (all strings, nothing dropped)."""
-    from mlplatform.ingest import ingest_to_bronze, source_schema
-    from mlplatform.registry import ensure_not_retired
-    from mlplatform.source_schema import check_and_record
+    from mlplatform.data.ingest import ingest_to_bronze, source_schema
+    from mlplatform.registry.store import ensure_not_retired
+    from mlplatform.data.source_schema import check_and_record
 
     ensure_not_retired(p.spark, p.table("model_registry"), p.spec.name)
     batch_id = training_batch_id(ctx) if mode == "training" else scoring_batch_id(ctx)
@@ -122,8 +122,8 @@ def step_validate(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
 ) -> dict[str, Any]:
     """GX validation of the bronze batch: quarantine bad rows, write typed good rows."""
-    from mlplatform import validation as v
-    from mlplatform.ingest import read_batch
+    from mlplatform.data import validation as v
+    from mlplatform.data.ingest import read_batch
 
     batch_id, mode = batch["batch_id"], batch["mode"]
     require_target = mode == "training"
@@ -233,9 +233,9 @@ def step_features(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
 ) -> dict[str, Any]:
     """Validated rows → features. Training fits the state on its train split; scoring uses the champion's."""
-    from mlplatform import features as fe
-    from mlplatform.ingest import read_batch
-    from mlplatform.registry import load_champion
+    from mlplatform.features import engineering as fe
+    from mlplatform.data.ingest import read_batch
+    from mlplatform.registry.store import load_champion
 
     batch_id, mode = batch["batch_id"], batch["mode"]
     validated_uri = p.model_table("validated")
@@ -279,11 +279,11 @@ def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict
 
     The features are read as of the Delta version the features step wrote, and how the model was
     trained (path, native params, best iteration, threads/workers) is returned under ``training``
-    and recorded in lineage, so that ``mlplatform.reproduce`` can train it again exactly.
+    and recorded in lineage, so that ``mlplatform.modeling.reproduce`` can train it again exactly.
     """
     from pyspark.sql import functions as F
 
-    from mlplatform.training import library_versions, train_model, xgb_params
+    from mlplatform.modeling.training import library_versions, train_model, xgb_params
 
     uri = p.model_table("features")
     entry.read("features", uri, batch["features_version"])
@@ -319,7 +319,7 @@ def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict
 
 def _staged_feature_names(batch: dict[str, Any]) -> list[str]:
     """The booster's features, from the feature state staged by this run's features step."""
-    from mlplatform.features import output_feature_names
+    from mlplatform.features.engineering import output_feature_names
 
     return output_feature_names(json.loads(filestore.read_text(batch["feature_state_uri"])))
 
@@ -330,7 +330,7 @@ def _holdout_pandas(
     """The batch's holdout features (and raw slice columns as ``slice__<col>``), ordered by row id."""
     from pyspark.sql import functions as F
 
-    from mlplatform.ingest import read_batch
+    from mlplatform.data.ingest import read_batch
 
     cols = ["_row_id", "entity_id", "label", *feature_names]
     holdout = (
@@ -352,11 +352,11 @@ def step_evaluate(
     """Holdout metrics and the reference profile (raw training columns, model inputs, holdout scores)."""
     from pyspark.sql import functions as F
 
-    from mlplatform import features as fe
-    from mlplatform.drift import build_reference_profile
-    from mlplatform.evaluation import calibration_plot_png, full_metrics
-    from mlplatform.ingest import read_batch
-    from mlplatform.training import evaluate, load_booster, predict_scores
+    from mlplatform.features import engineering as fe
+    from mlplatform.monitoring.drift import build_reference_profile
+    from mlplatform.modeling.evaluation import calibration_plot_png, full_metrics
+    from mlplatform.data.ingest import read_batch
+    from mlplatform.modeling.training import evaluate, load_booster, predict_scores
 
     entry.read("features", p.model_table("features"), trained["features_version"])
     raw = filestore.read_bytes(trained["booster_uri"])
@@ -411,8 +411,12 @@ def package_explanation(p: Platform, ctx: RunContext, model: Any, html: str, imp
     They exist only once the version does, so they get their own manifest, whose sha256 lands in the
     registry as an ``explained`` event next to the ``registered`` one.
     """
-    from mlplatform.model_card import build_model_card, library_versions, render_model_card_markdown
-    from mlplatform.registry import versions
+    from mlplatform.governance.model_card import (
+        build_model_card,
+        library_versions,
+        render_model_card_markdown,
+    )
+    from mlplatform.registry.store import versions
 
     entry = next(
         e for e in versions(p.spark, p.table("model_registry"), p.spec.name) if e["version"] == model.version
@@ -474,10 +478,10 @@ def step_explain(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, registered: dict[str, Any]
 ) -> dict[str, Any]:
     """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample."""
-    from mlplatform.explain import compute_shap_values, render_shap_report, shap_importance_rows
-    from mlplatform.features import output_feature_names
-    from mlplatform.registry import load_version
-    from mlplatform.training import predict_scores
+    from mlplatform.modeling.explain import compute_shap_values, render_shap_report, shap_importance_rows
+    from mlplatform.features.engineering import output_feature_names
+    from mlplatform.registry.store import load_version
+    from mlplatform.modeling.training import predict_scores
 
     version = int(registered["version"])
     model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
@@ -531,10 +535,10 @@ def step_register(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, evaluated: dict[str, Any]
 ) -> dict[str, Any]:
     """Register the staged model as a new version: artifacts, checksums, registry event, catalog."""
-    from mlplatform.catalog import sync_catalog
-    from mlplatform.features import output_feature_names
-    from mlplatform.model_card import library_versions
-    from mlplatform.registry import register_version
+    from mlplatform.features.feature_catalog import sync_catalog
+    from mlplatform.features.engineering import output_feature_names
+    from mlplatform.governance.model_card import library_versions
+    from mlplatform.registry.store import register_version
 
     staging = _staging(p, ctx)
     booster_raw = filestore.read_bytes(evaluated["booster_uri"])
@@ -606,9 +610,9 @@ def step_register(
 
 def _holdout_scores(p: Platform, batch_id: str, model: Any) -> Any:
     """A version's scores on the batch's holdout rows (its own feature state), by ``_row_id``."""
-    from mlplatform import features as fe
-    from mlplatform.ingest import read_batch
-    from mlplatform.training import predict_scores
+    from mlplatform.features import engineering as fe
+    from mlplatform.data.ingest import read_batch
+    from mlplatform.modeling.training import predict_scores
 
     validated = read_batch(p.spark, p.model_table("validated"), batch_id)
     holdout = validated.where(fe.split_column(p.spec) == "holdout")
@@ -649,8 +653,8 @@ def step_gate(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, explained: dict[str, Any]
 ) -> dict[str, Any]:
     """The automatic promotion checks: thresholds, training data quality, and the champion on the same rows."""
-    from mlplatform.evaluation import paired_auc_difference
-    from mlplatform.registry import champion_version, decide_promotion, load_version
+    from mlplatform.modeling.evaluation import paired_auc_difference
+    from mlplatform.registry.store import champion_version, decide_promotion, load_version
 
     registry_uri = p.table("model_registry")
     version = int(explained["version"])
@@ -731,7 +735,7 @@ def step_promote(
 ) -> dict[str, Any]:
     """Record the decision (checks and human approval) and make the version champion only when it passed."""
 
-    from mlplatform.registry import PromotionConflictError, append_alias_events, champion_version
+    from mlplatform.registry.store import PromotionConflictError, append_alias_events, champion_version
 
     registry_uri = p.table("model_registry")
     version = int(gate["version"])
@@ -817,9 +821,9 @@ def step_score(
     """Score the batch with the champion resolved at the features step; replace the date's partition."""
     from pyspark.sql import functions as F
 
-    from mlplatform.ingest import read_batch
-    from mlplatform.registry import load_version
-    from mlplatform.scoring import score_frame
+    from mlplatform.data.ingest import read_batch
+    from mlplatform.registry.store import load_version
+    from mlplatform.modeling.scoring import score_frame
 
     version = int(featured["model_version"])
     model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
@@ -866,8 +870,8 @@ def step_performance(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from mlplatform.monitoring import performance_by_date, read_labels
-    from mlplatform.registry import versions
+    from mlplatform.monitoring.performance import performance_by_date, read_labels
+    from mlplatform.registry.store import versions
 
     labels_spec = p.spec.labels
     if labels_spec is None:
@@ -995,7 +999,7 @@ def step_policy(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    from mlplatform.monitoring import Signals, decide_retraining
+    from mlplatform.monitoring.performance import Signals, decide_retraining
 
     perf = performance.get("performance") or {}
     signals = Signals(
@@ -1079,9 +1083,9 @@ def step_drift(
 
     from pyspark.sql import functions as F
 
-    from mlplatform.drift import compute_drift, drift_summary, render_drift_report
-    from mlplatform.ingest import read_batch
-    from mlplatform.registry import load_version
+    from mlplatform.monitoring.drift import compute_drift, drift_summary, render_drift_report
+    from mlplatform.data.ingest import read_batch
+    from mlplatform.registry.store import load_version
 
     version = int(scored["model_version"])
     model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
@@ -1157,7 +1161,7 @@ def step_retire(
 ) -> dict[str, Any]:
     """Retire the model: archive every version, clear the champion alias, write a retirement event
     and an archive manifest (artifacts and checksums). Later runs of its DAGs skip."""
-    from mlplatform.registry import archive_version, model_state, retire_model, versions
+    from mlplatform.registry.store import archive_version, model_state, retire_model, versions
 
     registry_uri = p.table("model_registry")
     entry.read("model_registry", registry_uri, delta_version(p.spark, registry_uri))
