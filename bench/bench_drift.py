@@ -81,10 +81,10 @@ def make_frames(rows: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_platform(reference_path: Path, current_path: Path) -> dict:
-    from mlplatform.monitoring.drift import build_reference_profile, compute_drift
     from mlplatform.config.settings import get_settings
-    from mlplatform.io.spark import get_spark
     from mlplatform.config.specs import DriftSpec
+    from mlplatform.io.spark import get_spark
+    from mlplatform.monitoring.drift import build_reference_profile, compute_drift
 
     spark = get_spark(get_settings())
     reference = spark.read.parquet(str(reference_path))

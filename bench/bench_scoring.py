@@ -97,10 +97,10 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
     import pandas as pd
     from pyspark.sql import functions as F
 
-    from mlplatform.features.engineering import output_feature_names
-    from mlplatform.modeling.scoring import score_frame
     from mlplatform.config.settings import get_settings
+    from mlplatform.features.engineering import output_feature_names
     from mlplatform.io.catalog import replace_platform_partition, sql_literal
+    from mlplatform.modeling.scoring import score_frame
     from mlplatform.modeling.training import SINGLE_NODE, load_booster, train_model
 
     get_settings.cache_clear()

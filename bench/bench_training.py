@@ -42,8 +42,8 @@ def run(sizes: list[int], rounds: int, workdir: Path) -> dict:
     import xgboost as xgb
     from sklearn.metrics import roc_auc_score
 
-    from mlplatform.features.engineering import output_feature_names
     from mlplatform.config.settings import get_settings
+    from mlplatform.features.engineering import output_feature_names
     from mlplatform.modeling.training import (
         DISTRIBUTED,
         SINGLE_NODE,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-
 from airflow.sdk import Param, dag, task
 
 from airflow_glue import DAG_TAG, failure_callback, model_specs, retire_model, run_final_scoring

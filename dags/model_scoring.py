@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import dag, task
 

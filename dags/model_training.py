@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-
 from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import Param, dag, task
 

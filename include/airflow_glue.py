@@ -11,9 +11,9 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from mlplatform.lineage.recorder import RunContext, classify_trigger
 from mlplatform.config.settings import get_settings
 from mlplatform.config.specs import ModelSpec, load_specs
+from mlplatform.lineage.recorder import RunContext, classify_trigger
 
 DAG_TAG = "mlplatform"
 

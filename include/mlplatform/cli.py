@@ -26,9 +26,9 @@ def cmd_jars(_: argparse.Namespace) -> int:
 
 
 def cmd_catalog(_: argparse.Namespace) -> int:
+    from mlplatform.config.specs import load_specs
     from mlplatform.features.feature_catalog import sync_catalog
     from mlplatform.io.spark import get_spark
-    from mlplatform.config.specs import load_specs
 
     settings = get_settings()
     layout = StorageLayout(settings.storage_root)
@@ -56,8 +56,8 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from mlplatform.registry.store import champion_version, load_version, versions
     from mlplatform.io.spark import get_spark
+    from mlplatform.registry.store import champion_version, load_version, versions
 
     settings = get_settings()
     layout = StorageLayout(settings.storage_root)
@@ -207,8 +207,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
     import getpass
     from datetime import UTC, datetime
 
-    from mlplatform.lineage.recorder import RunContext
     from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lineage.recorder import RunContext
 
     now = datetime.now(UTC)
     ctx = RunContext(

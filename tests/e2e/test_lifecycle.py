@@ -73,8 +73,8 @@ def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
 def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from tests.support import spec_dir_with_alerts
 
-    from mlplatform.demo.data import write_demo_landing
     from mlplatform.config.settings import get_settings
+    from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
 
     webhook, smtp_port, inbox = alert_servers
@@ -378,8 +378,8 @@ def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped
 
 
 def test_catalog_lists_every_feature_of_both_specs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.features.feature_catalog import feature_definitions
     from mlplatform.config.specs import load_specs
+    from mlplatform.features.feature_catalog import feature_definitions
 
     catalog = _delta(spark, lifecycle["layout"].platform_table("feature_catalog")).collect()
     listed = {(r["feature_name"], r["definition"]) for r in catalog}

@@ -84,8 +84,8 @@ def _respond_when_asked(
 def approval_runs(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from mlplatform.demo.data import write_demo_landing
     from mlplatform.config.settings import get_settings
+    from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
 
     base = tmp_path_factory.mktemp("approval")

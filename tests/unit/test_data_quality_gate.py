@@ -179,8 +179,8 @@ def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) ->
 
 
 def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.lifecycle.pipeline import run_step
     from mlplatform.data.source_schema import SchemaDriftError
+    from mlplatform.lifecycle.pipeline import run_step
 
     spec = yaml.safe_load(platform_env["spec_file"].read_text())
     spec["validation"]["extra_columns"] = "fail"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlplatform.config.specs import DriftSpec
 from mlplatform.monitoring.drift import (
     OTHER,
     build_reference_profile,
@@ -23,7 +24,6 @@ from mlplatform.monitoring.drift import (
     render_drift_report,
     wasserstein_normed,
 )
-from mlplatform.config.specs import DriftSpec
 
 N = 5000
 NUMERIC = ["x", "y"]

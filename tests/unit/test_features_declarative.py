@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlplatform.features.engineering import apply_features, fit_feature_state, output_feature_names
 from mlplatform.config.specs import ModelSpec, SpecError, load_spec
+from mlplatform.features.engineering import apply_features, fit_feature_state, output_feature_names
 
 pytestmark = pytest.mark.spark
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlplatform.config.specs import RetrainingPolicy
 from mlplatform.monitoring.performance import (
     LabelsError,
     Signals,
@@ -15,7 +16,6 @@ from mlplatform.monitoring.performance import (
     performance_by_date,
     read_labels,
 )
-from mlplatform.config.specs import RetrainingPolicy
 
 DRIFTED = Signals(share_drifted=0.4, drifted_features=["a", "b"], prediction_drifted=True)
 CALM = Signals(share_drifted=0.0, drifted_features=[], prediction_drifted=False)

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlplatform.config.specs import PromotionSpec
+from mlplatform.io.layout import StorageLayout
 from mlplatform.registry.store import (
     BOOSTER_FILE,
     MANIFEST_FILE,
@@ -23,8 +25,6 @@ from mlplatform.registry.store import (
     register_version,
     versions,
 )
-from mlplatform.config.specs import PromotionSpec
-from mlplatform.io.layout import StorageLayout
 
 MODEL = "tiny_model"
 GATES = PromotionSpec(min_auc=0.7, min_pr_auc=0.3, max_logloss=0.65, min_auc_improvement=0.01)

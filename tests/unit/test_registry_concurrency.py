@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mlplatform.io.layout import StorageLayout
 from mlplatform.registry import store as registry
 from mlplatform.registry.store import (
     CommitConflictError,
@@ -34,7 +35,6 @@ from mlplatform.registry.store import (
     retire_model,
     versions,
 )
-from mlplatform.io.layout import StorageLayout
 
 MODEL = "race_model"
 THREADS = 3

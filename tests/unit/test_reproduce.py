@@ -51,10 +51,10 @@ def _train_and_register(ctx, featured: dict[str, Any]) -> dict[str, Any]:  # typ
 @pytest.fixture(scope="module")
 def versions(spark, tmp_path_factory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """One training batch through the real steps; v1 trained on the driver, v2 on Spark, same features."""
-    from mlplatform.io import files as filestore
     from mlplatform.demo.data import generate_customers, write_csv
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout, safe_key
+    from mlplatform.lifecycle.pipeline import run_step
 
     tmp = tmp_path_factory.mktemp("repro")
     spec_dir = tmp / "specs"
@@ -102,8 +102,8 @@ def test_train_step_records_path_params_and_best_iteration(versions) -> None:  #
 
 @pytest.mark.parametrize("which", ["single", "distributed"])
 def test_reproduce_matches_registered_booster(spark, versions, which: str) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.modeling.reproduce import reproduce_version
     from mlplatform.config.settings import get_settings
+    from mlplatform.modeling.reproduce import reproduce_version
 
     version = int(versions[which]["version"])
     report = reproduce_version(spark, get_settings(), MODEL, version)
@@ -121,9 +121,9 @@ def test_reproduce_reads_features_as_of_the_recorded_version(spark, versions) ->
     """A later write to the features table does not change what the version reproduces from."""
     from pyspark.sql import functions as F
 
-    from mlplatform.modeling.reproduce import reproduce_version
     from mlplatform.config.settings import get_settings
     from mlplatform.io.layout import StorageLayout
+    from mlplatform.modeling.reproduce import reproduce_version
 
     uri = StorageLayout(str(versions["root"])).model_table(MODEL, "features")
     batch_id = versions["single"]["batch_id"]
@@ -148,8 +148,8 @@ def test_cli_prints_report_and_exits_zero(versions, capsys) -> None:  # type: ig
 
 
 def test_spec_change_is_refused_naming_the_field(spark, versions, capsys) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.modeling.reproduce import SpecChangedError, main, reproduce_version
     from mlplatform.config.settings import get_settings
+    from mlplatform.modeling.reproduce import SpecChangedError, main, reproduce_version
 
     spec_file: Path = versions["spec_file"]
     original = spec_file.read_text()

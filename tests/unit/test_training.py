@@ -147,8 +147,8 @@ def churn_features(spark, churn_spec):  # type: ignore[no-untyped-def]
     """3,000 demo customers as model features: the train split (Spark) and the holdout (pandas)."""
     from pyspark.sql import functions as F
 
-    from mlplatform.features import engineering as fe
     from mlplatform.demo.data import generate_customers
+    from mlplatform.features import engineering as fe
 
     spec = churn_spec
     raw = spark.createDataFrame(generate_customers(3000, seed=11, bad_row_fraction=0.0))

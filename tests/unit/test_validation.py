@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from mlplatform.demo.data import COLUMNS
 from mlplatform.data.ingest import CORRUPT
 from mlplatform.data.validation import (
     ValidationOutcome,
@@ -17,6 +16,7 @@ from mlplatform.data.validation import (
     table_level_failures,
     validated_frame,
 )
+from mlplatform.demo.data import COLUMNS
 
 pytestmark = pytest.mark.spark
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.data.ingest import CORRUPT
 from mlplatform.config.specs import ModelSpec
+from mlplatform.data.ingest import CORRUPT
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

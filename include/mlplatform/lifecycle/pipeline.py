@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.io import files as filestore
-from mlplatform.lineage.recorder import LineageEntry, RunContext, code_version, record_lineage
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.config.specs import ModelSpec, load_spec, load_specs, spec_path
-from mlplatform.io.layout import StorageLayout, safe_key
+from mlplatform.io import files as filestore
 from mlplatform.io.catalog import (
     PLATFORM_SCHEMAS,
     append_rows,
@@ -26,6 +24,8 @@ from mlplatform.io.catalog import (
     replace_platform_partition,
     sql_literal,
 )
+from mlplatform.io.layout import StorageLayout, safe_key
+from mlplatform.lineage.recorder import LineageEntry, RunContext, code_version, record_lineage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -88,8 +88,8 @@ def _staging(p: Platform, ctx: RunContext) -> str:
 def step_ingest(p: Platform, ctx: RunContext, entry: LineageEntry, *, mode: str) -> dict[str, Any]:
     """Source file → the batch's bronze partition (all strings, nothing dropped)."""
     from mlplatform.data.ingest import ingest_to_bronze, source_schema
-    from mlplatform.registry.store import ensure_not_retired
     from mlplatform.data.source_schema import check_and_record
+    from mlplatform.registry.store import ensure_not_retired
 
     ensure_not_retired(p.spark, p.table("model_registry"), p.spec.name)
     batch_id = training_batch_id(ctx) if mode == "training" else scoring_batch_id(ctx)
@@ -233,8 +233,8 @@ def step_features(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict[str, Any]
 ) -> dict[str, Any]:
     """Validated rows → features. Training fits the state on its train split; scoring uses the champion's."""
-    from mlplatform.features import engineering as fe
     from mlplatform.data.ingest import read_batch
+    from mlplatform.features import engineering as fe
     from mlplatform.registry.store import load_champion
 
     batch_id, mode = batch["batch_id"], batch["mode"]
@@ -352,11 +352,11 @@ def step_evaluate(
     """Holdout metrics and the reference profile (raw training columns, model inputs, holdout scores)."""
     from pyspark.sql import functions as F
 
-    from mlplatform.features import engineering as fe
-    from mlplatform.monitoring.drift import build_reference_profile
-    from mlplatform.modeling.evaluation import calibration_plot_png, full_metrics
     from mlplatform.data.ingest import read_batch
+    from mlplatform.features import engineering as fe
+    from mlplatform.modeling.evaluation import calibration_plot_png, full_metrics
     from mlplatform.modeling.training import evaluate, load_booster, predict_scores
+    from mlplatform.monitoring.drift import build_reference_profile
 
     entry.read("features", p.model_table("features"), trained["features_version"])
     raw = filestore.read_bytes(trained["booster_uri"])
@@ -478,10 +478,10 @@ def step_explain(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, registered: dict[str, Any]
 ) -> dict[str, Any]:
     """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample."""
-    from mlplatform.modeling.explain import compute_shap_values, render_shap_report, shap_importance_rows
     from mlplatform.features.engineering import output_feature_names
-    from mlplatform.registry.store import load_version
+    from mlplatform.modeling.explain import compute_shap_values, render_shap_report, shap_importance_rows
     from mlplatform.modeling.training import predict_scores
+    from mlplatform.registry.store import load_version
 
     version = int(registered["version"])
     model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
@@ -535,8 +535,8 @@ def step_register(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, evaluated: dict[str, Any]
 ) -> dict[str, Any]:
     """Register the staged model as a new version: artifacts, checksums, registry event, catalog."""
-    from mlplatform.features.feature_catalog import sync_catalog
     from mlplatform.features.engineering import output_feature_names
+    from mlplatform.features.feature_catalog import sync_catalog
     from mlplatform.governance.model_card import library_versions
     from mlplatform.registry.store import register_version
 
@@ -610,8 +610,8 @@ def step_register(
 
 def _holdout_scores(p: Platform, batch_id: str, model: Any) -> Any:
     """A version's scores on the batch's holdout rows (its own feature state), by ``_row_id``."""
-    from mlplatform.features import engineering as fe
     from mlplatform.data.ingest import read_batch
+    from mlplatform.features import engineering as fe
     from mlplatform.modeling.training import predict_scores
 
     validated = read_batch(p.spark, p.model_table("validated"), batch_id)
@@ -822,8 +822,8 @@ def step_score(
     from pyspark.sql import functions as F
 
     from mlplatform.data.ingest import read_batch
-    from mlplatform.registry.store import load_version
     from mlplatform.modeling.scoring import score_frame
+    from mlplatform.registry.store import load_version
 
     version = int(featured["model_version"])
     model = load_version(p.spark, p.table("model_registry"), p.spec.name, version)
@@ -1083,8 +1083,8 @@ def step_drift(
 
     from pyspark.sql import functions as F
 
-    from mlplatform.monitoring.drift import compute_drift, drift_summary, render_drift_report
     from mlplatform.data.ingest import read_batch
+    from mlplatform.monitoring.drift import compute_drift, drift_summary, render_drift_report
     from mlplatform.registry.store import load_version
 
     version = int(scored["model_version"])

@@ -157,12 +157,12 @@ def reproduce_version(
     import numpy as np
     from pyspark.sql import functions as F
 
-    from mlplatform.io import files as filestore
-    from mlplatform.lineage.recorder import code_version
-    from mlplatform.registry.store import load_version
     from mlplatform.config.specs import load_spec, spec_path
+    from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout
+    from mlplatform.lineage.recorder import code_version
     from mlplatform.modeling.training import library_versions, load_booster, predict_scores, train_model
+    from mlplatform.registry.store import load_version
 
     layout = StorageLayout(settings.storage_root)
     registry_uri = layout.platform_table("model_registry")
@@ -269,9 +269,9 @@ def reproduce_version(
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: print the reproduction report; exit 0 on a match, 1 on a mismatch or spec change, 2 on error."""
-    from mlplatform.registry.store import RegistryError
     from mlplatform.config.settings import get_settings
     from mlplatform.io.spark import get_spark
+    from mlplatform.registry.store import RegistryError
 
     parser = argparse.ArgumentParser(
         prog="python -m mlplatform.modeling.reproduce",

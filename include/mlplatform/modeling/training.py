@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlplatform.governance.model_card import library_versions  # noqa: F401  (re-exported for reproduce)
 from mlplatform.config.specs import ModelSpec
+from mlplatform.governance.model_card import library_versions  # noqa: F401  (re-exported for reproduce)
 
 if TYPE_CHECKING:
     import numpy as np
