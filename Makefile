@@ -26,7 +26,7 @@ DEMO_DRIFT_DATE_2 ?= 2026-11-04
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data test test-fast lint format ui bench clean
+.PHONY: help check-java install jars airflow-init demo demo-data test test-fast test-unit lint format ui bench clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
@@ -84,6 +84,9 @@ test: check-java jars airflow-init
 
 test-fast: install
 	$(BIN)/python -m pytest tests -m "not e2e and not spark"
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit -p tests.isolation_guard
 
 lint: install
 	$(BIN)/ruff check include dags tests scripts bench

@@ -99,7 +99,8 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
 
     from mlplatform.config.settings import get_settings
     from mlplatform.features.engineering import output_feature_names
-    from mlplatform.io.catalog import replace_platform_partition, sql_literal
+    from mlplatform.io.catalog import TABLES
+    from mlplatform.io.delta import replace_table_partition, sql_literal
     from mlplatform.modeling.scoring import score_frame
     from mlplatform.modeling.training import SINGLE_NODE, load_booster, train_model
 
@@ -141,7 +142,7 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
             F.lit(run_id).alias("run_id"),
             F.current_timestamp().alias("scored_at"),
         )
-        replace_platform_partition(spark, "predictions", uri, predictions, key)
+        replace_table_partition(spark, TABLES["predictions"], uri, predictions, key)
 
     paths: dict[str, Callable[[], None]] = {
         "features_read_only_noop": lambda: _noop(frame.select("_row_id", "entity_id", *names)),

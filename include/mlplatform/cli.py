@@ -3,6 +3,7 @@
 ``python -m mlplatform.cli jars``: resolve Delta's jars into the local cache (bake into images).
 ``python -m mlplatform.cli demo-data --train-rows N --batch-rows N --clean DS --drifted DS``.
 ``python -m mlplatform.cli summary --model churn_demo --dates DS [DS ...]``.
+``mlplatform tables``: the table catalog as Markdown.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mlplatform.config.settings import get_settings
-from mlplatform.io.layout import PLATFORM_TABLES, StorageLayout
+from mlplatform.io.catalog import PLATFORM_TABLES
+from mlplatform.io.layout import StorageLayout
 
 
 def cmd_jars(_: argparse.Namespace) -> int:
@@ -22,6 +24,13 @@ def cmd_jars(_: argparse.Namespace) -> int:
 
     for jar in resolve_jars():
         print(jar)
+    return 0
+
+
+def cmd_tables(_: argparse.Namespace) -> int:
+    from mlplatform.io.catalog import markdown_table
+
+    print(markdown_table())
     return 0
 
 
@@ -228,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("jars", help="resolve Delta's jars into the local cache").set_defaults(func=cmd_jars)
+    sub.add_parser("tables", help="print the table catalog as Markdown (the README's list)").set_defaults(
+        func=cmd_tables
+    )
     sub.add_parser("catalog", help="sync every spec's features into the feature catalog").set_defaults(
         func=cmd_catalog
     )

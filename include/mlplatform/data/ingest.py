@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlplatform.config.specs import ModelSpec, SourceSpec
-from mlplatform.io.catalog import replace_partition, sql_literal
+from mlplatform.io.delta import replace_partition, sql_literal
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

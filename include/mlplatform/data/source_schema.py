@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
-from mlplatform.io.catalog import PLATFORM_SCHEMAS, append_rows
+from mlplatform.io.catalog import TABLES
+from mlplatform.io.delta import append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -115,7 +116,7 @@ def check_and_record(
         append_rows(
             spark,
             table_uri,
-            PLATFORM_SCHEMAS["source_schemas"],
+            TABLES["source_schemas"],
             [
                 {
                     "model_name": spec.name,

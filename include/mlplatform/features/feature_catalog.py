@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
-from mlplatform.io.catalog import PLATFORM_SCHEMAS, ensure_table
+from mlplatform.io.catalog import TABLES
+from mlplatform.io.delta import ensure_table
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -125,7 +126,7 @@ def sync_catalog(spark: SparkSession, catalog_uri: str, registry_uri: str, specs
 
     from mlplatform.registry.store import versions
 
-    schema = PLATFORM_SCHEMAS["feature_catalog"]
+    schema = TABLES["feature_catalog"]
     versions_by_model = {
         s.name: [int(v["version"]) for v in versions(spark, registry_uri, s.name)] for s in specs
     }

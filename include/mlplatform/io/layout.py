@@ -8,22 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLATFORM_TABLES = (
-    "quarantine",
-    "validation_results",
-    "predictions",
-    "drift_metrics",
-    "model_registry",
-    "promotion_decisions",
-    "lineage",
-    "source_schemas",
-    "feature_catalog",
-    "shap_importance",
-    "performance_metrics",
-    "labels",
-    "monitoring_decisions",
-)
-MODEL_TABLES = ("bronze", "validated", "features")
+from mlplatform.io.catalog import MODEL_TABLES, PLATFORM_TABLES
 
 
 @dataclass(frozen=True)

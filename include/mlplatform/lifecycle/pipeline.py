@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.config.specs import ModelSpec, load_spec, load_specs, spec_path
 from mlplatform.io import files as filestore
-from mlplatform.io.catalog import (
-    PLATFORM_SCHEMAS,
+from mlplatform.io.catalog import TABLES
+from mlplatform.io.delta import (
     append_rows,
     delta_version,
     replace_partition,
-    replace_platform_partition,
+    replace_table_partition,
     sql_literal,
 )
 from mlplatform.io.layout import StorageLayout, safe_key
@@ -145,12 +145,12 @@ def step_validate(
     key = f"model_name = {sql_literal(p.spec.name)} AND batch_id = {sql_literal(batch_id)}"
     results_df = p.spark.createDataFrame(
         v.results_rows(outcome, model=p.spec.name, batch_id=batch_id, run_id=ctx.run_id),
-        PLATFORM_SCHEMAS["validation_results"].ddl,
+        TABLES["validation_results"].ddl,
     )
     entry.wrote(
         "validation_results",
         results_uri,
-        replace_platform_partition(p.spark, "validation_results", results_uri, results_df, key),
+        replace_table_partition(p.spark, TABLES["validation_results"], results_uri, results_df, key),
     )
     quarantine_uri = p.table("quarantine")
     quarantined = v.quarantine_frame(
@@ -159,7 +159,7 @@ def step_validate(
     entry.wrote(
         "quarantine",
         quarantine_uri,
-        replace_platform_partition(p.spark, "quarantine", quarantine_uri, quarantined, key),
+        replace_table_partition(p.spark, TABLES["quarantine"], quarantine_uri, quarantined, key),
     )
     entry.params.update(v.summarise(outcome))
     if outcome.data_docs_uri:
@@ -448,7 +448,7 @@ def package_explanation(p: Platform, ctx: RunContext, model: Any, html: str, imp
     append_rows(
         p.spark,
         p.table("model_registry"),
-        PLATFORM_SCHEMAS["model_registry"],
+        TABLES["model_registry"],
         [
             {
                 "model_name": p.spec.name,
@@ -521,11 +521,11 @@ def step_explain(
     ]
     shap_uri = p.table("shap_importance")
     key = f"model_name = {sql_literal(p.spec.name)} AND version = {version}"
-    shap_df = p.spark.createDataFrame(shap_rows, PLATFORM_SCHEMAS["shap_importance"].ddl)
+    shap_df = p.spark.createDataFrame(shap_rows, TABLES["shap_importance"].ddl)
     entry.wrote(
         "shap_importance",
         shap_uri,
-        replace_platform_partition(p.spark, "shap_importance", shap_uri, shap_df, key),
+        replace_table_partition(p.spark, TABLES["shap_importance"], shap_uri, shap_df, key),
     )
     entry.wrote("model_card", package_explanation(p, ctx, model, html, importance))
     return {**registered, "shap_report": report_uri, "top_features": [r["feature"] for r in importance[:5]]}
@@ -770,7 +770,7 @@ def step_promote(
     append_rows(
         p.spark,
         decisions_uri,
-        PLATFORM_SCHEMAS["promotion_decisions"],
+        TABLES["promotion_decisions"],
         [
             {
                 "model_name": p.spec.name,
@@ -850,7 +850,7 @@ def step_score(
     )
     uri = p.table("predictions")
     key = f"model_name = {sql_literal(p.spec.name)} AND score_date = DATE {sql_literal(ctx.ds)}"
-    out_version = replace_platform_partition(p.spark, "predictions", uri, predictions, key)
+    out_version = replace_table_partition(p.spark, TABLES["predictions"], uri, predictions, key)
     entry.wrote("predictions", uri, out_version)
     rows = p.spark.read.format("delta").load(uri).where(key).count()
     entry.params["predictions"] = rows
@@ -896,7 +896,7 @@ def step_performance(
         )
         key = f"model_name = {sql_literal(p.spec.name)} AND label_date = DATE {sql_literal(ctx.ds)}"
         entry.wrote(
-            "labels", labels_uri, replace_platform_partition(p.spark, "labels", labels_uri, rows, key)
+            "labels", labels_uri, replace_table_partition(p.spark, TABLES["labels"], labels_uri, rows, key)
         )
         new_labels = good.count()
         rejected = bad.select(
@@ -913,7 +913,7 @@ def step_performance(
         entry.wrote(
             "quarantine",
             quarantine_uri,
-            replace_platform_partition(p.spark, "quarantine", quarantine_uri, rejected, qkey),
+            replace_table_partition(p.spark, TABLES["quarantine"], quarantine_uri, rejected, qkey),
         )
         entry.params["rejected_labels"] = bad.count()
     entry.params.update({"labels_arrived": arrived, "new_labels": new_labels, "labels_source": uri})
@@ -967,11 +967,11 @@ def step_performance(
         f"model_name = {sql_literal(p.spec.name)} AND score_date >= DATE {sql_literal(start)} "
         f"AND score_date <= DATE {sql_literal(ctx.ds)}"
     )
-    df = p.spark.createDataFrame(rows, PLATFORM_SCHEMAS["performance_metrics"].ddl)
+    df = p.spark.createDataFrame(rows, TABLES["performance_metrics"].ddl)
     entry.wrote(
         "performance_metrics",
         perf_uri,
-        replace_platform_partition(p.spark, "performance_metrics", perf_uri, df, key),
+        replace_table_partition(p.spark, TABLES["performance_metrics"], perf_uri, df, key),
     )
     usable = [r for r in rows if r["labeled_rows"] >= labels_spec.min_labeled_rows and r["auc"] is not None]
     latest_perf = max(usable, key=lambda r: r["score_date"], default=None)
@@ -1043,7 +1043,7 @@ def step_policy(
     entry.wrote(
         "monitoring_decisions",
         uri,
-        append_rows(p.spark, uri, PLATFORM_SCHEMAS["monitoring_decisions"], [row]),
+        append_rows(p.spark, uri, TABLES["monitoring_decisions"], [row]),
     )
     entry.params["decision"] = decision.to_dict()
     return {
@@ -1120,8 +1120,8 @@ def step_drift(
     rows = [{**base, **d.to_record()} for d in drifts]
     uri = p.table("drift_metrics")
     key = f"model_name = {sql_literal(p.spec.name)} AND score_date = DATE {sql_literal(ctx.ds)}"
-    df = p.spark.createDataFrame(rows, PLATFORM_SCHEMAS["drift_metrics"].ddl)
-    entry.wrote("drift_metrics", uri, replace_platform_partition(p.spark, "drift_metrics", uri, df, key))
+    df = p.spark.createDataFrame(rows, TABLES["drift_metrics"].ddl)
+    entry.wrote("drift_metrics", uri, replace_table_partition(p.spark, TABLES["drift_metrics"], uri, df, key))
     days = p.spec.drift.history_days
     history = _history(
         p,

@@ -19,7 +19,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import PROJECT_ROOT
-from mlplatform.io.catalog import PLATFORM_SCHEMAS, append_rows
+from mlplatform.io.catalog import TABLES
+from mlplatform.io.delta import append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -181,8 +182,8 @@ def record_lineage(
             ended_at=datetime.now(UTC),
             error=f"{type(exc).__name__}: {exc}"[:4000],
         )
-        append_rows(spark, lineage_uri, PLATFORM_SCHEMAS["lineage"], [row])
+        append_rows(spark, lineage_uri, TABLES["lineage"], [row])
         raise
     entry.params["duration_s"] = round(time.monotonic() - t0, 3)
     row = lineage_row(ctx, entry, status="success", started_at=started, ended_at=datetime.now(UTC))
-    append_rows(spark, lineage_uri, PLATFORM_SCHEMAS["lineage"], [row])
+    append_rows(spark, lineage_uri, TABLES["lineage"], [row])

@@ -40,7 +40,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlplatform.io import files as filestore
-from mlplatform.io.catalog import PLATFORM_SCHEMAS, ensure_table
+from mlplatform.io.catalog import TABLES
+from mlplatform.io.delta import ensure_table
 
 if TYPE_CHECKING:
     import xgboost as xgb
@@ -52,7 +53,7 @@ BOOSTER_FILE = "model.ubj"
 MANIFEST_FILE = "manifest.json"
 JSON_ARTIFACTS = ("feature_state.json", "reference_profile.json", "metrics.json", "signature.json")
 
-REGISTRY_SCHEMA = PLATFORM_SCHEMAS["model_registry"]
+REGISTRY_SCHEMA = TABLES["model_registry"]
 #: Events that move aliases or change a version's or model's lifecycle; ``registered`` is the other kind.
 LIFECYCLE_EVENTS = ("promoted", "demoted", "archived", "retired")
 MAX_COMMIT_ATTEMPTS = 5

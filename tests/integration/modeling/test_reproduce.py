@@ -14,7 +14,7 @@ import yaml
 
 pytestmark = pytest.mark.spark
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MODEL = "churn_demo"
 DS = "2026-11-10"
 ENV_KEYS = ("MLP_STORAGE_ROOT", "MLP_SPEC_DIR", "MLP_SINGLE_NODE_MAX_ROWS")

@@ -19,7 +19,7 @@ import yaml
 
 pytestmark = pytest.mark.spark
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 MODEL = "churn_demo"
 DS = "2026-11-10"
 

@@ -11,7 +11,7 @@ import yaml
 
 from mlplatform.config.specs import ModelSpec, SpecError, load_spec, load_specs, spec_path
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "include" / "specs"
+SPEC_DIR = Path(__file__).resolve().parents[3] / "include" / "specs"
 DEMO = SPEC_DIR / "churn_demo.yaml"
 
 

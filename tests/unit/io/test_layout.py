@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlplatform.io.layout import MODEL_TABLES, PLATFORM_TABLES, StorageLayout, safe_key
+from mlplatform.io.catalog import MODEL_TABLES, PLATFORM_TABLES
+from mlplatform.io.layout import StorageLayout, safe_key
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,96 @@
+"""The few Delta write patterns the platform uses, over tables declared in the catalog.
+
+Append-only tables are created with ``delta.appendOnly=true``, so Delta itself refuses an update
+or delete there. Data tables are written per partition with ``replaceWhere``, so a rerun for the
+same logical date replaces, never duplicates.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.io.catalog import TableSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def delta_version(spark: SparkSession, path: str) -> int | None:
+    """Current version of a Delta table, or None when there is no table at ``path``."""
+    from delta.tables import DeltaTable
+
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    row = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    return int(row["version"]) if row else None
+
+
+def ensure_table(spark: SparkSession, path: str, table: TableSpec) -> None:
+    """Create the table from its catalog entry (schema, partitioning, append-only) when absent."""
+    from delta.tables import DeltaTable
+    from pyspark.sql.types import StructType
+
+    if DeltaTable.isDeltaTable(spark, path):
+        return
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(StructType.fromDDL(table.ddl))
+        .comment(table.doc)
+    )
+    if table.partition_by:
+        builder = builder.partitionedBy(*table.partition_by)
+    if table.append_only:
+        builder = builder.property("delta.appendOnly", "true")
+    try:
+        builder.execute()
+    except Exception:
+        # Another process created it first: that is the outcome we wanted.
+        if not DeltaTable.isDeltaTable(spark, path):
+            raise
+
+
+def conform(df: DataFrame, ddl: str) -> DataFrame:
+    """Select and cast ``df``'s columns to the schema, naming any column it lacks."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StructType
+
+    target = StructType.fromDDL(ddl)
+    missing = [f.name for f in target.fields if f.name not in df.columns]
+    if missing:
+        raise ValueError(f"cannot write: columns {missing} are missing (have {df.columns})")
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in target.fields])
+
+
+def append_rows(spark: SparkSession, path: str, table: TableSpec, rows: list[dict[str, Any]]) -> int:
+    """Append Python rows to a table (created on first use); returns the new table version."""
+    ensure_table(spark, path, table)
+    if rows:
+        spark.createDataFrame(rows, table.ddl).write.format("delta").mode("append").save(path)
+    return delta_version(spark, path) or 0
+
+
+def replace_partition(
+    spark: SparkSession, df: DataFrame, path: str, predicate: str, partition_by: tuple[str, ...] = ()
+) -> int:
+    """Overwrite exactly the rows matching ``predicate`` with ``df`` (idempotent reruns)."""
+    from delta.tables import DeltaTable
+
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if not DeltaTable.isDeltaTable(spark, path) and partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
+    return delta_version(spark, path) or 0
+
+
+def replace_table_partition(
+    spark: SparkSession, table: TableSpec, path: str, df: DataFrame, predicate: str
+) -> int:
+    """``replace_partition`` for a catalog table: created from its entry, rows conformed to its schema."""
+    ensure_table(spark, path, table)
+    return replace_partition(spark, conform(df, table.ddl), path, predicate)
+
+
+def sql_literal(value: str) -> str:
+    """A value quoted for a replaceWhere predicate."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
