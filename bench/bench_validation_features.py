@@ -25,10 +25,10 @@ MODEL = "churn_demo"
 def run(rows: int, workdir: Path) -> dict:
     os.environ["MLP_STORAGE_ROOT"] = str(workdir / "lake")
     from mlplatform.config.settings import get_settings
+    from mlplatform.core.context import RunContext
     from mlplatform.demo.data import generate_customers, write_csv
     from mlplatform.io.spark import get_spark
     from mlplatform.lifecycle.pipeline import run_step
-    from mlplatform.lineage.recorder import RunContext
 
     get_settings.cache_clear()
     settings = get_settings()

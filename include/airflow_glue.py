@@ -13,7 +13,7 @@ from airflow.sdk import BaseNotifier
 
 from mlplatform.config.settings import get_settings
 from mlplatform.config.specs import ModelSpec, load_specs
-from mlplatform.lineage.recorder import RunContext, classify_trigger
+from mlplatform.core.context import RunContext, classify_trigger
 
 DAG_TAG = "mlplatform"
 

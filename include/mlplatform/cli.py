@@ -216,8 +216,8 @@ def cmd_retire(args: argparse.Namespace) -> int:
     import getpass
     from datetime import UTC, datetime
 
+    from mlplatform.core.context import RunContext
     from mlplatform.lifecycle.pipeline import run_step
-    from mlplatform.lineage.recorder import RunContext
 
     now = datetime.now(UTC)
     ctx = RunContext(

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from tests.support import spec_dir_with_alerts
 
 from mlplatform.alerts.messages import (
     AlertDeliveryError,
@@ -16,6 +15,7 @@ from mlplatform.alerts.messages import (
     drift_alert_summary,
     post_webhook,
 )
+from tests.support import spec_dir_with_alerts
 
 
 def test_build_alert_and_html_escape() -> None:

@@ -71,11 +71,10 @@ def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from tests.support import spec_dir_with_alerts
-
     from mlplatform.config.settings import get_settings
     from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
+    from tests.support import spec_dir_with_alerts
 
     webhook, smtp_port, inbox = alert_servers
     base = tmp_path_factory.mktemp("e2e")

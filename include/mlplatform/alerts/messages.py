@@ -14,6 +14,8 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from mlplatform.core.errors import PlatformError
+
 AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]
 
 _TITLES = {
@@ -25,7 +27,7 @@ _TITLES = {
 }
 
 
-class AlertDeliveryError(RuntimeError):
+class AlertDeliveryError(PlatformError, RuntimeError):
     """A webhook refused or did not answer; the message names the URL and the status."""
 
 

@@ -16,10 +16,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlplatform.core.errors import ConfigError
+
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec file is missing, unreadable or invalid; the message names the file and field."""
 
 

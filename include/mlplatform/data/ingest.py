@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlplatform.config.specs import ModelSpec, SourceSpec
+from mlplatform.core.errors import DataProblem
 from mlplatform.io.delta import replace_partition, sql_literal
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ CORRUPT = "_corrupt_record"
 META_COLUMNS = ("_batch_id", "_row_id", "_source_file", "_ingested_at", CORRUPT)
 
 
-class SourceError(ValueError):
+class SourceError(DataProblem, ValueError):
     """The source file is missing, unreadable, or lacks a declared column."""
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
+from mlplatform.core.errors import DataProblem
 from mlplatform.io.catalog import TABLES
 from mlplatform.io.delta import append_rows
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-class SchemaDriftError(ValueError):
+class SchemaDriftError(DataProblem, ValueError):
     """A source file's schema changed in a way the spec's policy does not accept."""
 
 

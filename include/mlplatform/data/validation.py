@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
+from mlplatform.core.errors import DataProblem
 from mlplatform.data.ingest import CORRUPT
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]
 RAW_SUFFIX = "__raw"
 
 
-class DataQualityError(RuntimeError):
+class DataQualityError(DataProblem, RuntimeError):
     """The batch failed validation as a whole; the message names the expectations and columns."""
 
 

@@ -12,22 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-from importlib import metadata
 from typing import Any
 
 CARD_FORMAT = 1
-#: Distribution name → card key; ``python`` is added from the running interpreter.
-LIBRARIES = {
-    "xgboost": "xgboost",
-    "pyspark": "pyspark",
-    "delta-spark": "delta-spark",
-    "great_expectations": "great_expectations",
-    "shap": "shap",
-    "numpy": "numpy",
-    "pandas": "pandas",
-    "scikit-learn": "scikit-learn",
-}
 IMBALANCE_RATE = 0.2
 SMALL_HOLDOUT_ROWS = 1000
 WIDE_AUC_INTERVAL = 0.05
@@ -43,18 +30,6 @@ METRIC_ORDER = (
     "positive_rate",
     "holdout_rows",
 )
-
-
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries a model depends on (None when one is not installed)."""
-    versions: dict[str, str | None] = {}
-    for key, distribution in LIBRARIES.items():
-        try:
-            versions[key] = metadata.version(distribution)
-        except metadata.PackageNotFoundError:
-            versions[key] = None
-    versions["python"] = platform.python_version()
-    return versions
 
 
 def _spec_dict(spec: Any) -> dict[str, Any]:

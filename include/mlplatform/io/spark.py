@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlplatform.config.settings import Settings, get_settings
+from mlplatform.core.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -24,7 +25,7 @@ S3A_PACKAGES = ("org.apache.hadoop:hadoop-aws:3.4.1",)
 MANIFEST = "packages.txt"
 
 
-class JavaMissingError(RuntimeError):
+class JavaMissingError(EnvironmentProblem):
     """Spark needs a Java 17+ runtime and none was found."""
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.config.specs import ModelSpec, load_spec, load_specs, spec_path
+from mlplatform.core.context import RunContext
+from mlplatform.core.provenance import code_version
 from mlplatform.io import files as filestore
 from mlplatform.io.catalog import TABLES
 from mlplatform.io.delta import (
@@ -25,7 +27,7 @@ from mlplatform.io.delta import (
     sql_literal,
 )
 from mlplatform.io.layout import StorageLayout, safe_key
-from mlplatform.lineage.recorder import LineageEntry, RunContext, code_version, record_lineage
+from mlplatform.lineage.recorder import LineageEntry, record_lineage
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -283,7 +285,8 @@ def step_train(p: Platform, ctx: RunContext, entry: LineageEntry, *, batch: dict
     """
     from pyspark.sql import functions as F
 
-    from mlplatform.modeling.training import library_versions, train_model, xgb_params
+    from mlplatform.core.provenance import library_versions
+    from mlplatform.modeling.training import train_model, xgb_params
 
     uri = p.model_table("features")
     entry.read("features", uri, batch["features_version"])
@@ -535,9 +538,9 @@ def step_register(
     p: Platform, ctx: RunContext, entry: LineageEntry, *, evaluated: dict[str, Any]
 ) -> dict[str, Any]:
     """Register the staged model as a new version: artifacts, checksums, registry event, catalog."""
+    from mlplatform.core.provenance import library_versions
     from mlplatform.features.engineering import output_feature_names
     from mlplatform.features.feature_catalog import sync_catalog
-    from mlplatform.governance.model_card import library_versions
     from mlplatform.registry.store import register_version
 
     staging = _staging(p, ctx)

@@ -1,4 +1,4 @@
-"""Run context and the append-only lineage log.
+"""The append-only lineage log.
 
 Every task attempt appends one row: which run and task, how the run was triggered and by whom,
 the tables it read and wrote with their Delta versions, the model version it touched, and its
@@ -8,98 +8,21 @@ outcome. The context is built by the Airflow glue; nothing here knows about Airf
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.config.settings import PROJECT_ROOT
+from mlplatform.core.context import RunContext
+from mlplatform.core.provenance import code_version
 from mlplatform.io.catalog import TABLES
 from mlplatform.io.delta import append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-TRIGGER_TYPES = ("manual", "scheduled", "api", "asset", "backfill", "policy", "test")
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """Who and what is running: the facts lineage records about a task attempt."""
-
-    run_id: str
-    dag_id: str
-    task_id: str
-    logical_date: datetime
-    trigger_type: str = "manual"
-    triggered_by: str | None = None
-    try_number: int = 1
-    conf: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ds(self) -> str:
-        return self.logical_date.strftime("%Y-%m-%d")
-
-    @property
-    def reason(self) -> str:
-        return str(self.conf.get("reason") or "")
-
-    def for_task(self, task_id: str) -> RunContext:
-        return RunContext(
-            self.run_id,
-            self.dag_id,
-            task_id,
-            self.logical_date,
-            self.trigger_type,
-            self.triggered_by,
-            self.try_number,
-            self.conf,
-        )
-
-
-def classify_trigger(run_type: str | None, conf: dict[str, Any] | None) -> str:
-    """Map Airflow's run type (and the conf's ``trigger_source``) to a lineage trigger type.
-
-    Airflow gives UI and REST API runs the same run type ("manual"); the REST call documented in
-    the README sets ``conf.trigger_source = "api"`` so that lineage can tell them apart.
-    """
-    source = str((conf or {}).get("trigger_source") or "").lower()
-    kind = (run_type or "manual").lower()
-    if kind == "scheduled":
-        return "scheduled"
-    if kind == "backfill":
-        return "backfill"
-    if kind.startswith("asset") or kind == "dataset_triggered":
-        return "asset"
-    if source in TRIGGER_TYPES:
-        return source
-    return "manual"
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """Git commit of the project (with ``-dirty`` for local edits), or ``unknown``."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if not sha:
-        return "unknown"
-    return f"{sha}-dirty" if dirty else sha
 
 
 @dataclass
@@ -147,7 +70,7 @@ def lineage_row(
         "task_id": ctx.task_id,
         "try_number": ctx.try_number,
         "logical_date": ctx.logical_date,
-        "trigger_type": ctx.trigger_type,
+        "trigger_type": str(ctx.trigger_type),
         "triggered_by": ctx.triggered_by,
         "model_name": entry.model_name,
         "model_version": entry.model_version,

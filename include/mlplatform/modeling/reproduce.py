@@ -18,6 +18,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings
+from mlplatform.core.errors import PlatformError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -28,7 +29,7 @@ DEFAULT_TOLERANCE = 1e-6
 _ABSENT = "(absent)"
 
 
-class ReproduceError(RuntimeError):
+class ReproduceError(PlatformError, RuntimeError):
     """A version cannot be retrained: its record or inputs are missing."""
 
 
@@ -158,10 +159,10 @@ def reproduce_version(
     from pyspark.sql import functions as F
 
     from mlplatform.config.specs import load_spec, spec_path
+    from mlplatform.core.provenance import code_version, library_versions
     from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout
-    from mlplatform.lineage.recorder import code_version
-    from mlplatform.modeling.training import library_versions, load_booster, predict_scores, train_model
+    from mlplatform.modeling.training import load_booster, predict_scores, train_model
     from mlplatform.registry.store import load_version
 
     layout = StorageLayout(settings.storage_root)

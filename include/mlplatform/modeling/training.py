@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlplatform.config.specs import ModelSpec
-from mlplatform.governance.model_card import library_versions  # noqa: F401  (re-exported for reproduce)
+from mlplatform.core.errors import ConfigError, DataProblem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,11 +58,11 @@ REJECTED_PARAMS: dict[str, str] = {
 }
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(DataProblem, ValueError):
     """The training data cannot train a model (empty split, one class only)."""
 
 
-class TrainingConfigError(ValueError):
+class TrainingConfigError(ConfigError):
     """The spec's training parameters conflict or name something the platform owns."""
 
 

@@ -16,12 +16,13 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec, RetrainingPolicy
+from mlplatform.core.errors import DataProblem
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-class LabelsError(ValueError):
+class LabelsError(DataProblem, ValueError):
     """A labels file lacks a column or cannot be read; the message names the file and column."""
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mlplatform.core.errors import RegistryError
 from mlplatform.io import files as filestore
 from mlplatform.io.catalog import TABLES
 from mlplatform.io.delta import ensure_table
@@ -74,10 +75,6 @@ _CONFLICT_MARKERS = (
 )
 
 T = TypeVar("T")
-
-
-class RegistryError(RuntimeError):
-    """A registry lookup or artifact check failed; the message names the model and version."""
 
 
 class NoChampionError(RegistryError):

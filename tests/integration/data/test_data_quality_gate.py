@@ -70,7 +70,7 @@ def _write_csv(path: Path, rows: list[dict[str, str]], header: list[str] | None 
 
 
 def _ctx(ds: str = DS, run: str = "scheduled__test"):  # type: ignore[no-untyped-def]
-    from mlplatform.lineage.recorder import RunContext
+    from mlplatform.core.context import RunContext
 
     return RunContext(run, f"{MODEL}_scoring", "validate", datetime.fromisoformat(ds).replace(tzinfo=UTC))
 

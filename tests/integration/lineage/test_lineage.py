@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from mlplatform.core.context import RunContext, classify_trigger
 from mlplatform.lineage import recorder as lineage
-from mlplatform.lineage.recorder import LineageEntry, RunContext, classify_trigger, lineage_row
+from mlplatform.lineage.recorder import LineageEntry, lineage_row
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def _set_env(values: dict[str, str | None]) -> None:
 
 
 def _ctx(run_id: str):  # type: ignore[no-untyped-def]
-    from mlplatform.lineage.recorder import RunContext
+    from mlplatform.core.context import RunContext
 
     return RunContext(
         run_id, f"{MODEL}_training", "ingest", datetime.fromisoformat(DS).replace(tzinfo=UTC), "test"

@@ -116,9 +116,8 @@ def test_performance_by_date_matches_sklearn(spark) -> None:  # type: ignore[no-
 
 @pytest.mark.spark
 def test_labels_file_keeps_bad_rows_and_names_missing_columns(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.support import PROJECT_ROOT
-
     from mlplatform.config.specs import load_spec
+    from tests.support import PROJECT_ROOT
 
     spec = load_spec(PROJECT_ROOT / "include" / "specs" / "churn_demo.yaml")
     good = tmp_path / "labels.csv"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from mlplatform.governance.model_card import build_model_card, library_versions, render_model_card_markdown
+from mlplatform.core.provenance import library_versions
+from mlplatform.governance.model_card import build_model_card, render_model_card_markdown
 
 REPORT: dict[str, Any] = {
     "metrics": {
