@@ -28,7 +28,7 @@ def run(rows: int, workdir: Path) -> dict:
     from mlplatform.core.context import RunContext
     from mlplatform.demo.data import generate_customers, write_csv
     from mlplatform.io.spark import get_spark
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -18,7 +18,7 @@ def build_training_features(
     fitted feature state; ``MLP_STORAGE_ROOT`` must already point below ``workdir``."""
     from mlplatform.core.context import RunContext
     from mlplatform.demo.data import generate_customers, write_csv
-    from mlplatform.lifecycle.pipeline import open_platform, run_step
+    from mlplatform.lifecycle.runner import open_platform, run_step
 
     write_csv(generate_customers(rows, seed=seed), workdir / "lake" / "landing" / MODEL / "training.csv")
     ctx = RunContext(f"bench__{rows}", f"{MODEL}_training", "bench", datetime(2026, 11, 1, tzinfo=UTC))

@@ -10,11 +10,16 @@ model's scoring and training runs skip at their first task, and promotion is ref
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from airflow.sdk import Param, dag, task
+import pendulum
+from airflow.sdk import Param, dag, get_parsing_context, task
 
-from airflow_glue import DAG_TAG, failure_callback, model_specs, retire_model, run_final_scoring
+from airflow_glue import DAG_TAG
+from airflow_glue.callbacks import failure_callback
+from airflow_glue.context import model_specs
+from airflow_glue.tasks import retire_model, run_final_scoring
+from mlplatform.core.context import TriggerType
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 
@@ -23,7 +28,7 @@ def retirement_dag(model: str, tags: list[str], owner: str) -> None:
     @dag(
         dag_id=f"{model}_retirement",
         schedule=None,
-        start_date=datetime(2026, 1, 1),
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=1,
         doc_md=__doc__,
@@ -34,16 +39,20 @@ def retirement_dag(model: str, tags: list[str], owner: str) -> None:
             "final_scoring": Param(
                 False, type="boolean", description="Score the logical date's batch first."
             ),
-            "trigger_source": Param("manual", type="string", enum=["manual", "api"]),
+            "trigger_source": Param(
+                "manual", type="string", enum=[TriggerType.MANUAL.value, TriggerType.API.value]
+            ),
         },
     )
     def retirement():
-        @task
+        @task(multiple_outputs=False)
         def final_scoring(**context) -> dict | None:
+            """Score the logical date's batch one last time with the champion (param final_scoring)."""
             return run_final_scoring(model, context)
 
-        @task
+        @task(multiple_outputs=False)
         def retire(final: dict | None, **context) -> dict:
+            """Archive every version, clear the champion alias, write the archive manifest."""
             return retire_model(model, context, final)
 
         retire(final_scoring())
@@ -51,5 +60,7 @@ def retirement_dag(model: str, tags: list[str], owner: str) -> None:
     retirement()
 
 
+_building = get_parsing_context().dag_id
 for _spec in model_specs():
-    retirement_dag(_spec.name, _spec.tags, _spec.owner)
+    if _building in (None, f"{_spec.name}_retirement"):
+        retirement_dag(_spec.name, _spec.tags, _spec.owner)

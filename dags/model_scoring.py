@@ -6,12 +6,14 @@ replay missed dates: every task is idempotent per logical date):
 
 **ingest** the day's batch → **validate** it with Great Expectations → **build_features** with the
 champion's fitted state → **score** with the champion resolved at that step (the predictions
-partition for the date is replaced; each row carries the model version and run id) →
-**check_performance**: the late labels that arrived today are joined to past predictions (AUC,
-precision, recall per scoring date) → **check_drift**: per-feature drift (Wasserstein/KS numeric,
-Jensen-Shannon/chi-squared categorical), prediction drift, train-serve skew, null and unseen-category
-rates against the version's reference profile, with an HTML report → **decide_retraining** by the
-spec's policy → **trigger_retraining** of the training DAG, with the reason in its conf.
+partition for the date is replaced; each row carries the model version and run id; updates the
+`predictions` asset) → then, side by side, **check_performance** (the late labels that arrived
+today are joined to past predictions: AUC, precision, recall per scoring date) and
+**check_drift** (per-feature drift, Wasserstein/KS numeric and Jensen-Shannon/chi-squared
+categorical, prediction drift, train-serve skew, null and unseen-category rates against the
+version's reference profile, with an HTML report; updates the `drift_metrics` asset) →
+**decide_retraining** by the spec's policy → **trigger_retraining** of the training DAG, with the
+reason in its conf.
 
 Alerts (webhook, email) go out on drift, data-quality failures, task failures and retraining, as
 the spec's `alerts` section says. A retired model's runs skip.
@@ -19,59 +21,49 @@ the spec's `alerts` section says. A retired model's runs skip.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import dag, task
+from airflow.sdk import dag, get_parsing_context, task
 
-from airflow_glue import DAG_TAG, failure_callback, model_specs, run_lifecycle_step, run_monitoring_step
+from airflow_glue import DAG_TAG
+from airflow_glue.assets import model_assets
+from airflow_glue.callbacks import failure_callback
+from airflow_glue.context import model_specs
+from airflow_glue.tasks import lifecycle_task
+from mlplatform.config.specs import ModelSpec
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 
 
-def scoring_dag(
-    model: str, schedule: str | None, tags: list[str], owner: str, start_date: datetime, catchup: bool
-) -> None:
+def scoring_dag(spec: ModelSpec) -> None:
+    model = spec.name
+    assets = model_assets(model)
+    start = spec.schedule.start_date
+
     @dag(
         dag_id=f"{model}_scoring",
-        schedule=schedule,
-        start_date=start_date,
-        catchup=catchup,
+        description=spec.description or f"Score and monitor {model}",
+        schedule=spec.schedule.scoring,
+        start_date=pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
+        catchup=spec.schedule.catchup,
         max_active_runs=1,
         doc_md=__doc__,
-        tags=[DAG_TAG, "scoring", model, *tags],
-        default_args={**DEFAULT_ARGS, "owner": owner, "on_failure_callback": failure_callback(model)},
+        tags=[DAG_TAG, "scoring", model, *spec.tags],
+        default_args={**DEFAULT_ARGS, "owner": spec.owner, "on_failure_callback": failure_callback(model)},
     )
     def scoring():
-        @task
-        def ingest(**context) -> dict:
-            return run_lifecycle_step("ingest", model, context, mode="scoring")
+        def step(task_id: str, **kwargs):  # type: ignore[no-untyped-def]
+            return lifecycle_task(model, task_id, **kwargs)
 
-        @task
-        def validate(batch: dict, **context) -> dict:
-            return run_lifecycle_step("validate", model, context, batch=batch)
-
-        @task
-        def build_features(batch: dict, **context) -> dict:
-            return run_lifecycle_step("build_features", model, context, batch=batch)
-
-        @task
-        def score(featured: dict, **context) -> dict:
-            return run_lifecycle_step("score", model, context, featured=featured)
-
-        @task
-        def check_performance(scored: dict, **context) -> dict:
-            return run_lifecycle_step("check_performance", model, context, scored=scored)
-
-        @task
-        def check_drift(scored: dict, **context) -> dict:
-            return run_monitoring_step("check_drift", model, context, scored=scored)
-
-        @task
-        def decide_retraining(drift: dict, performance: dict, **context) -> dict:
-            return run_monitoring_step(
-                "decide_retraining", model, context, drift=drift, performance=performance
-            )
+        batch = step("ingest")(mode="scoring")
+        batch = step("validate")(batch=batch)
+        featured = step("build_features")(batch=batch)
+        scored = step("score", outlets=[assets.predictions])(featured=featured)
+        performance = step("check_performance")(scored=scored)
+        drift = step("check_drift", alerts=True, outlets=[assets.drift_metrics])(scored=scored)
+        decision = step("decide_retraining", alerts=True)(drift=drift, performance=performance)
 
         @task.short_circuit
         def retraining_requested(decision: dict) -> bool:
@@ -82,27 +74,18 @@ def scoring_dag(
             trigger_dag_id=f"{model}_training",
             trigger_run_id="policy__{{ ds }}",
             conf={
-                "reason": "{{ ti.xcom_pull(task_ids='decide_retraining')['reason'] }}",
+                "reason": decision["reason"],
                 "trigger_source": "policy",
                 "requested_by": "{{ dag.dag_id }}/{{ run_id }}",
             },
             skip_when_already_exists=True,
         )
-
-        scored = score(build_features(validate(ingest())))
-        performance = check_performance(scored)
-        decision = decide_retraining(check_drift(performance), performance)
         retraining_requested(decision) >> trigger
 
     scoring()
 
 
+_building = get_parsing_context().dag_id
 for _spec in model_specs():
-    scoring_dag(
-        _spec.name,
-        _spec.schedule.scoring,
-        _spec.tags,
-        _spec.owner,
-        datetime.combine(_spec.schedule.start_date, datetime.min.time()),
-        _spec.schedule.catchup,
-    )
+    if _building in (None, f"{_spec.name}_scoring"):
+        scoring_dag(_spec)

@@ -213,21 +213,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_retire(args: argparse.Namespace) -> int:
     """Retire a model outside Airflow (same step as the retirement DAG, recorded as a CLI run)."""
-    import getpass
-    from datetime import UTC, datetime
-
     from mlplatform.core.context import RunContext
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
-    now = datetime.now(UTC)
-    ctx = RunContext(
-        run_id=f"cli__retire__{now:%Y%m%dT%H%M%S}",
-        dag_id="mlplatform.cli",
-        task_id="retire",
-        logical_date=now,
-        trigger_type="manual",
-        triggered_by=getpass.getuser(),
-    )
+    ctx = RunContext.for_cli("retire", args.model, reason=args.reason)
     result = run_step("retire", args.model, ctx, reason=args.reason)
     print(json.dumps(result, indent=2, default=str))
     return 0

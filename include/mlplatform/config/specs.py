@@ -30,14 +30,21 @@ class _Strict(BaseModel):
 
 
 class SourceSpec(_Strict):
-    """A file source. ``path`` may use ``{storage_root}``, ``{model}`` and ``{ds}`` (YYYY-MM-DD)."""
+    """A file source. ``path`` may use ``{storage_root}``, ``{model}``, ``{ds}`` (YYYY-MM-DD) and
+    ``{datasets_dir}`` (the shared data sets folder)."""
 
     path: str
     format: Literal["csv", "parquet", "json", "delta"] = "csv"
     options: dict[str, str] = Field(default_factory=dict)
 
-    def resolve(self, storage_root: str, model: str, ds: str | None = None) -> str:
-        return self.path.format(storage_root=storage_root.rstrip("/"), model=model, ds=ds or "")
+    def resolve(self, *, storage_root: str, datasets_dir: str, model: str, ds: str) -> str:
+        """The path with its placeholders filled in (the one place a spec path is templated)."""
+        return self.path.format(
+            storage_root=storage_root.rstrip("/"),
+            model=model,
+            ds=ds,
+            datasets_dir=datasets_dir.rstrip("/"),
+        )
 
 
 class SourcesSpec(_Strict):

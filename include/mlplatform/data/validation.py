@@ -264,8 +264,9 @@ def quarantine_frame(
     model: str,
     batch_id: str,
     run_id: str,
+    id_column: str,
 ) -> DataFrame:
-    """Quarantine rows: the raw bronze row as JSON with every reason it failed."""
+    """Quarantine rows: the raw bronze row as JSON with every reason it failed, keyed by its row key."""
     from pyspark.sql import functions as F
 
     reasons = spark.createDataFrame(
@@ -276,16 +277,15 @@ def quarantine_frame(
         F.lit(model).alias("model_name"),
         F.lit(batch_id).alias("batch_id"),
         F.lit(run_id).alias("run_id"),
-        F.col("_row_id").alias("row_id"),
+        F.col("_row_id").alias("row_key"),
+        F.col(id_column).cast("string").alias("entity_id"),
         F.col("reasons"),
         F.to_json(F.struct(*[F.col(c) for c in payload])).alias("row_json"),
         F.current_timestamp().alias("quarantined_at"),
     )
 
 
-def validated_frame(
-    spark: SparkSession, prepared: DataFrame, outcome: ValidationOutcome, spec: ModelSpec
-) -> DataFrame:
+def validated_frame(spark: SparkSession, prepared: DataFrame, outcome: ValidationOutcome) -> DataFrame:
     """The typed good rows (bad row ids removed, helper columns dropped)."""
     from pyspark.sql import functions as F
 

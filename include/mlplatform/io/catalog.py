@@ -69,10 +69,11 @@ TABLES: dict[str, TableSpec] = {
         scope="model",
     ),
     "quarantine": TableSpec(
-        "model_name string, batch_id string, run_id string, row_id string, "
+        "model_name string, batch_id string, run_id string, row_key string, entity_id string, "
         "reasons array<string>, row_json string, quarantined_at timestamp",
         ("model_name",),
-        doc="Rows that failed validation, with every expectation they failed and the raw row.",
+        doc="Rows that failed validation, with every expectation they failed and the raw row; `row_key` "
+        "is the synthetic key of the row in its batch, `entity_id` the id column's value when known.",
     ),
     "validation_results": TableSpec(
         "model_name string, batch_id string, run_id string, expectation string, column string, "
@@ -82,7 +83,7 @@ TABLES: dict[str, TableSpec] = {
         doc="One row per expectation per validated batch (summary of the GX validation result).",
     ),
     "predictions": TableSpec(
-        "model_name string, score_date date, row_id string, score double, prediction int, "
+        "model_name string, score_date date, entity_id string, score double, prediction int, "
         "model_version int, run_id string, scored_at timestamp",
         ("model_name", "score_date"),
         doc="Batch predictions, one partition per model and logical date, stamped with the model version.",
@@ -106,7 +107,7 @@ TABLES: dict[str, TableSpec] = {
         doc="Performance of past predictions once their late labels arrive, per model and scoring date.",
     ),
     "labels": TableSpec(
-        "model_name string, row_id string, label int, label_date date, source_uri string, "
+        "model_name string, entity_id string, label int, label_date date, source_uri string, "
         "run_id string, loaded_at timestamp",
         ("model_name", "label_date"),
         doc="Late ground truth as it arrives, one partition per model and arrival date.",

@@ -56,3 +56,18 @@ class StorageLayout:
 def safe_key(text: str) -> str:
     """A run id made safe for a path segment (Airflow run ids contain ':' and '+')."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+def training_batch_id(run_id: str) -> str:
+    """The bronze/validated/features partition of a training run (one per run)."""
+    return f"train__{safe_key(run_id)}"
+
+
+def scoring_batch_id(ds: str) -> str:
+    """The partition of a scoring date (one per logical date, so reruns replace it)."""
+    return f"score__{ds}"
+
+
+def labels_batch_id(ds: str) -> str:
+    """The quarantine partition of the label file that arrived on ``ds``."""
+    return f"labels__{ds}"

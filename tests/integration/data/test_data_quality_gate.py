@@ -76,7 +76,7 @@ def _ctx(ds: str = DS, run: str = "scheduled__test"):  # type: ignore[no-untyped
 
 
 def _ingest_and_validate(ds: str = DS) -> dict[str, Any]:
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     ctx = _ctx(ds)
     batch = run_step("ingest", MODEL, ctx.for_task("ingest"), mode="scoring")
@@ -160,7 +160,7 @@ def test_missing_column_fails_naming_file_and_column(platform_env) -> None:  # t
 
 
 def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
@@ -180,7 +180,7 @@ def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) ->
 
 def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.data.source_schema import SchemaDriftError
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     spec = yaml.safe_load(platform_env["spec_file"].read_text())
     spec["validation"]["extra_columns"] = "fail"

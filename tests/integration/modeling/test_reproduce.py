@@ -40,7 +40,7 @@ def _ctx(run_id: str):  # type: ignore[no-untyped-def]
 
 
 def _train_and_register(ctx, featured: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     trained = run_step("train", MODEL, ctx.for_task("train"), batch=featured)
     evaluated = run_step("evaluate", MODEL, ctx.for_task("evaluate"), trained=trained)
@@ -54,7 +54,7 @@ def versions(spark, tmp_path_factory) -> Iterator[dict[str, Any]]:  # type: igno
     from mlplatform.demo.data import generate_customers, write_csv
     from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout, safe_key
-    from mlplatform.lifecycle.pipeline import run_step
+    from mlplatform.lifecycle.runner import run_step
 
     tmp = tmp_path_factory.mktemp("repro")
     spec_dir = tmp / "specs"

@@ -1,0 +1,227 @@
+"""Run one lifecycle step: open the platform, record its lineage, hand its result on.
+
+A step is a function ``(p, ctx, **inputs) -> Handoff`` registered with ``@step(task_id, reads=…,
+writes=…)``. It names the catalog tables it reads and writes; the runner records their Delta
+versions (inputs as the step starts, outputs as it ends) in the lineage row, together with the
+step's result, so steps do no bookkeeping of their own. Files a step writes outside Delta
+(reports, staged artifacts) are noted with ``p.wrote_file``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.config.settings import Settings, get_settings
+from mlplatform.config.specs import ModelSpec, load_spec, spec_path
+from mlplatform.core.context import RunContext
+from mlplatform.io.catalog import TABLES, table_spec
+from mlplatform.io.layout import StorageLayout, safe_key
+from mlplatform.lifecycle.handoff import Handoff
+from mlplatform.lineage.recorder import LineageEntry, record_lineage
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from mlplatform.registry import ModelRegistry
+
+log = logging.getLogger("mlplatform.lifecycle")
+
+
+@dataclass
+class Platform:
+    """What a step works with: settings, layout, spec, Spark, the registry, and its lineage entry."""
+
+    settings: Settings
+    layout: StorageLayout
+    spec: ModelSpec
+    spark: SparkSession
+    registry: ModelRegistry
+    lineage: LineageEntry = field(default_factory=LineageEntry)
+
+    @property
+    def model(self) -> str:
+        return self.spec.name
+
+    def table(self, name: str) -> str:
+        """The path of a catalog table (the model's own copy for model tables)."""
+        if table_spec(name).scope == "model":
+            return self.layout.model_table(self.spec.name, name)
+        return self.layout.platform_table(name)
+
+    def version(self, name: str) -> int | None:
+        from mlplatform.io.delta import delta_version
+
+        return delta_version(self.spark, self.table(name))
+
+    def read(self, name: str, *, version: int | None = None) -> DataFrame:
+        """A catalog table, as of ``version`` when given; platform tables only this model's rows."""
+        from pyspark.sql import functions as F
+
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", int(version))
+        df = reader.load(self.table(name))
+        if table_spec(name).scope == "platform" and "model_name" in df.columns:
+            df = df.where(F.col("model_name") == self.spec.name)
+        return df
+
+    def read_batch(self, name: str, batch_id: str, *, version: int | None = None) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        return self.read(name, version=version).where(F.col("_batch_id") == batch_id)
+
+    def replace(self, name: str, df: DataFrame, predicate: str) -> int:
+        """Replace the rows matching ``predicate`` (a date's or batch's partition); returns the version."""
+        from mlplatform.io.delta import replace_partition, replace_table_partition
+
+        entry = table_spec(name)
+        if entry.scope == "model":
+            return replace_partition(self.spark, df, self.table(name), predicate, entry.partition_by)
+        return replace_table_partition(self.spark, entry, self.table(name), df, predicate)
+
+    def replace_batch(self, name: str, df: DataFrame, batch_id: str) -> int:
+        from pyspark.sql import functions as F
+
+        from mlplatform.io.delta import sql_literal
+
+        tagged = df.withColumn("_batch_id", F.lit(batch_id))
+        return self.replace(name, tagged, f"_batch_id = {sql_literal(batch_id)}")
+
+    def append(self, name: str, rows: list[dict[str, Any]]) -> int:
+        from mlplatform.io.delta import append_rows
+
+        return append_rows(self.spark, self.table(name), TABLES[name], rows)
+
+    def model_key(self, **equal: str) -> str:
+        """A replaceWhere predicate: this model's rows where each column equals its value."""
+        from mlplatform.io.delta import sql_literal
+
+        parts = [f"model_name = {sql_literal(self.spec.name)}"]
+        parts += [f"{col} = {sql_literal(val)}" for col, val in equal.items()]
+        return " AND ".join(parts)
+
+    def staging(self, ctx: RunContext) -> str:
+        """The run's staging folder (artifacts of a training run before it is a version)."""
+        return self.layout.staging_dir(self.spec.name, safe_key(ctx.run_id))
+
+    def source_uri(self, template: str, ds: str) -> str:
+        from mlplatform.config.specs import SourceSpec
+
+        return SourceSpec(path=template).resolve(
+            storage_root=self.settings.storage_root,
+            datasets_dir=str(self.settings.datasets_dir),
+            model=self.spec.name,
+            ds=ds,
+        )
+
+    def read_file(self, name: str, uri: str) -> None:
+        """Note a file the step read (lineage), for inputs that are not Delta tables."""
+        self.lineage.read(name, uri)
+
+    def wrote_file(self, name: str, uri: str) -> None:
+        """Note a file the step wrote (lineage): a report, a staged artifact, Data Docs."""
+        self.lineage.wrote(name, uri)
+        log.info("wrote %s: %s", name, uri)
+
+
+def open_platform(model: str, settings: Settings | None = None) -> Platform:
+    """The platform for one model: its spec, the storage layout, the process's Spark session."""
+    from mlplatform.io.spark import get_spark
+    from mlplatform.registry import ModelRegistry
+
+    settings = settings or get_settings()
+    spec = load_spec(spec_path(settings.spec_dir, model))
+    layout = StorageLayout(settings.storage_root)
+    spark = get_spark(settings)
+    return Platform(
+        settings, layout, spec, spark, ModelRegistry(spark, layout.platform_table("model_registry"))
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """A registered step: its function and the catalog tables it reads and writes."""
+
+    func: Callable[..., Handoff]
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+STEPS: dict[str, Step] = {}
+
+
+def step(task_id: str, *, reads: Sequence[str] = (), writes: Sequence[str] = ()) -> Callable[..., Any]:
+    """Register ``func`` as the step run by the task ``task_id``."""
+
+    def register(func: Callable[..., Handoff]) -> Callable[..., Handoff]:
+        for name in (*reads, *writes):
+            table_spec(name)
+        STEPS[task_id] = Step(func, tuple(reads), tuple(writes))
+        return func
+
+    return register
+
+
+def _load_steps() -> None:
+    from mlplatform.lifecycle import promotion, retirement, scoring, shared, training  # noqa: F401  (registers)
+
+
+def run_step(
+    task_id: str, model: str, ctx: RunContext, *, settings: Settings | None = None, **inputs: Any
+) -> dict[str, Any]:
+    """Run one step for a model inside its lineage record; returns the step's result as JSON-able data."""
+    _load_steps()
+    registered = STEPS[task_id]
+    p = open_platform(model, settings)
+    log.info("%s for model %s (run %s, logical date %s)", task_id, model, ctx.run_id, ctx.ds)
+    with record_lineage(p.spark, p.table("lineage"), ctx, model_name=model) as entry:
+        p.lineage = entry
+        entry.model_version = _model_version(inputs)
+        for name in registered.reads:
+            entry.read(name, p.table(name), p.version(name))
+        before = {name: p.version(name) for name in registered.writes}
+        try:
+            result = registered.func(p, ctx, **inputs)
+        except BaseException:
+            _record_writes(p, entry, registered.writes, before, changed_only=True)
+            raise
+        _record_writes(p, entry, registered.writes, before, changed_only=False)
+        data = result.model_dump(mode="json")
+        entry.model_version = _model_version({"result": data}) or entry.model_version
+        entry.params.update({"result": data})
+    log.info("%s done: %s", task_id, _summary(data))
+    return data
+
+
+def _record_writes(
+    p: Platform,
+    entry: LineageEntry,
+    names: Sequence[str],
+    before: dict[str, int | None],
+    *,
+    changed_only: bool,
+) -> None:
+    for name in names:
+        version = p.version(name)
+        if version is not None and (not changed_only or version != before[name]):
+            entry.wrote(name, p.table(name), version)
+            log.info("wrote %s version %s", name, version)
+
+
+def _model_version(values: dict[str, Any]) -> int | None:
+    for value in values.values():
+        data = value.model_dump() if isinstance(value, Handoff) else value
+        if isinstance(data, dict):
+            for key in ("model_version", "version"):
+                if isinstance(data.get(key), int):
+                    return int(data[key])
+    return None
+
+
+def _summary(data: dict[str, Any]) -> str:
+    """The scalar fields of a result, for the task log."""
+    keep = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None}
+    return ", ".join(f"{k}={v}" for k, v in keep.items())

@@ -1,0 +1,355 @@
+"""The scoring steps after the shared ones: score, then check_performance and check_drift side by
+side, then decide_retraining from both.
+
+Every step replaces its logical date's partition, so a rerun or a backfill of a date is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from mlplatform.core.context import RunContext
+from mlplatform.io import files
+from mlplatform.io.layout import labels_batch_id
+from mlplatform.lifecycle.handoff import (
+    DriftResult,
+    FeaturedBatch,
+    PerformanceResult,
+    RetrainingDecision,
+    ScoredBatch,
+)
+from mlplatform.lifecycle.runner import Platform, step
+
+log = logging.getLogger("mlplatform.lifecycle")
+
+
+def _date_key(p: Platform, column: str, ds: str) -> str:
+    from mlplatform.io.delta import sql_literal
+
+    return f"{p.model_key()} AND {column} = DATE {sql_literal(ds)}"
+
+
+@step("score", reads=("features", "model_registry"), writes=("predictions",))
+def score(p: Platform, ctx: RunContext, *, featured: FeaturedBatch | dict[str, Any]) -> ScoredBatch:
+    """Score the batch with the champion resolved at the features step; replace the date's partition."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.modeling.scoring import score_frame
+
+    featured = FeaturedBatch.of(featured)
+    model = p.registry.load_version(p.model, int(featured.model_version or 0))
+    features = p.read_batch("features", featured.batch_id)
+    scored = score_frame(
+        p.spark,
+        features,
+        model.booster_raw,
+        model.signature["feature_names"],
+        float(model.signature["decision_threshold"]),
+    )
+    predictions = scored.select(
+        F.lit(p.model).alias("model_name"),
+        F.to_date(F.lit(ctx.ds)).alias("score_date"),
+        "entity_id",
+        "score",
+        "prediction",
+        F.lit(model.version).alias("model_version"),
+        F.lit(ctx.run_id).alias("run_id"),
+        F.current_timestamp().alias("scored_at"),
+    )
+    key = _date_key(p, "score_date", ctx.ds)
+    version = p.replace("predictions", predictions, key)
+    rows = p.read("predictions").where(F.col("score_date") == F.to_date(F.lit(ctx.ds))).count()
+    log.info("scored %s rows of batch %s with v%s", rows, featured.batch_id, model.version)
+    return featured.extend(ScoredBatch, predictions=rows, predictions_version=version)
+
+
+def _load_arrived_labels(p: Platform, ctx: RunContext, uri: str) -> tuple[int, int]:
+    """Replace the labels partition of the arrival date with the file; bad rows go to quarantine."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.data.labels import read_labels
+
+    good, bad = read_labels(p.spark, p.spec, uri, ctx.ds)
+    now = F.current_timestamp()
+    rows = good.select(
+        F.lit(p.model).alias("model_name"),
+        "entity_id",
+        "label",
+        "label_date",
+        F.lit(uri).alias("source_uri"),
+        F.lit(ctx.run_id).alias("run_id"),
+        now.alias("loaded_at"),
+    )
+    p.replace("labels", rows, _date_key(p, "label_date", ctx.ds))
+    batch_id = labels_batch_id(ctx.ds)
+    rejected = bad.select(
+        F.lit(p.model).alias("model_name"),
+        F.lit(batch_id).alias("batch_id"),
+        F.lit(ctx.run_id).alias("run_id"),
+        "row_key",
+        "entity_id",
+        F.array(F.col("reason")).alias("reasons"),
+        "row_json",
+        now.alias("quarantined_at"),
+    )
+    p.replace("quarantine", rejected, p.model_key(batch_id=batch_id))
+    return good.count(), bad.count()
+
+
+def _version_thresholds(p: Platform, versions: set[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """Each version's own decision threshold (from its signature) and its holdout AUC."""
+    thresholds, reference_auc = {}, {}
+    for version in sorted(versions):
+        model = p.registry.load_version(p.model, version)
+        thresholds[version] = float(model.signature["decision_threshold"])
+        if model.metrics.get("auc") is not None:
+            reference_auc[version] = float(model.metrics["auc"])
+    return thresholds, reference_auc
+
+
+@step(
+    "check_performance",
+    reads=("predictions", "model_registry"),
+    writes=("labels", "quarantine", "performance_metrics"),
+)
+def check_performance(
+    p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str, Any]
+) -> PerformanceResult:
+    """Load the labels that arrived on the logical date; score past predictions against all labels.
+
+    The arrival file replaces the date's ``labels`` partition (reruns are idempotent); performance
+    is recomputed for every scoring date in the lookback window that has labels, each version at
+    its own decision threshold.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from mlplatform.io.catalog import TABLES
+    from mlplatform.io.delta import sql_literal
+    from mlplatform.monitoring.performance import performance_by_date
+
+    spec = p.spec.labels
+    if spec is None:
+        log.info("no labels section in the spec: performance is not monitored")
+        return PerformanceResult(labels_configured=False)
+    uri = p.source_uri(spec.source.path, ctx.ds)
+    arrived = files.exists(uri)
+    new_labels, rejected = 0, 0
+    if arrived:
+        p.read_file("labels_source", uri)
+        new_labels, rejected = _load_arrived_labels(p, ctx, uri)
+        log.info("labels from %s: %s loaded, %s rejected to quarantine", uri, new_labels, rejected)
+    else:
+        log.info("no label file at %s for %s", uri, ctx.ds)
+    if p.version("labels") is None:
+        return PerformanceResult(labels_configured=True, labels_arrived=arrived)
+    today = date.fromisoformat(ctx.ds)
+    start = (today - timedelta(days=spec.lookback_days)).isoformat()
+    latest = Window.partitionBy("entity_id").orderBy(F.desc("label_date"))
+    labels = (
+        p.read("labels")
+        .where(F.col("label_date") <= F.to_date(F.lit(ctx.ds)))
+        .withColumn("_rank", F.row_number().over(latest))
+        .where("_rank = 1")
+        .select("entity_id", "label")
+    )
+    window = F.col("score_date").between(F.to_date(F.lit(start)), F.to_date(F.lit(ctx.ds)))
+    predictions = (
+        p.read("predictions")
+        .where(window)
+        .select("score_date", "entity_id", "score", "prediction", "model_version")
+    )
+    scored_versions = {
+        int(r["model_version"]) for r in predictions.select("model_version").distinct().collect()
+    }
+    thresholds, reference_auc = _version_thresholds(p, scored_versions)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            **r.asDict(),
+            "model_name": p.model,
+            "reference_auc": reference_auc.get(int(r["model_version"])),
+            "labels_through": today,
+            "run_id": ctx.run_id,
+            "computed_at": now,
+        }
+        for r in performance_by_date(predictions, labels, thresholds).collect()
+    ]
+    key = f"{p.model_key()} AND score_date >= DATE {sql_literal(start)} AND score_date <= DATE {sql_literal(ctx.ds)}"
+    p.replace("performance_metrics", p.spark.createDataFrame(rows, TABLES["performance_metrics"].ddl), key)
+    usable = [r for r in rows if r["labeled_rows"] >= spec.min_labeled_rows and r["auc"] is not None]
+    best = max(usable, key=lambda r: r["score_date"], default=None)
+    performance = None
+    if best is not None:
+        performance = {
+            "score_date": best["score_date"].isoformat(),
+            "auc": best["auc"],
+            "precision": best["precision"],
+            "recall": best["recall"],
+            "labeled_rows": int(best["labeled_rows"]),
+            "reference_auc": best["reference_auc"],
+            "model_version": int(best["model_version"]),
+        }
+        log.info(
+            "labelled performance of %s: AUC %.4f on %s rows",
+            performance["score_date"],
+            best["auc"],
+            best["labeled_rows"],
+        )
+    return PerformanceResult(
+        labels_configured=True,
+        labels_arrived=arrived,
+        new_labels=new_labels,
+        rejected_labels=rejected,
+        performance=performance,
+    )
+
+
+def _history(p: Platform, table: str, ds: str, days: int, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of a monitoring table for this model over the ``days`` before and including ``ds``."""
+    from pyspark.sql import functions as F
+
+    if p.version(table) is None:
+        return []
+    day = F.to_date(F.lit(ds))
+    rows = p.read(table).where(F.col("score_date").between(F.date_sub(day, days), day))
+    return [r.asDict() for r in rows.select(*columns).orderBy("score_date").collect()]
+
+
+@step(
+    "check_drift", reads=("validated", "predictions", "features", "model_registry"), writes=("drift_metrics",)
+)
+def check_drift(p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str, Any]) -> DriftResult:
+    """Drift of the raw inputs and the scores, and skew of the model inputs, against the reference."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.io.catalog import TABLES
+    from mlplatform.monitoring.drift.verdict import compute_drift, drift_summary
+    from mlplatform.reporting.drift_report import render_drift_report
+
+    scored = ScoredBatch.of(scored)
+    model = p.registry.load_version(p.model, int(scored.model_version or 0))
+    id_col = p.spec.columns.id
+    preds = (
+        p.read("predictions")
+        .where(F.col("score_date") == F.to_date(F.lit(ctx.ds)))
+        .select(F.col("entity_id").alias(id_col), "score")
+    )
+    current = p.read_batch("validated", scored.batch_id).join(preds, id_col, "left")
+    profile = model.reference_profile
+    drifts = compute_drift(profile, current, p.spec.drift, score_col="score")
+    if p.spec.drift.check_skew and profile.get("model_inputs"):
+        inputs = p.read_batch("features", scored.batch_id)
+        drifts += compute_drift(profile["model_inputs"], inputs, p.spec.drift, scope="model_input")
+    summary = drift_summary(drifts)
+    base = {
+        "model_name": p.model,
+        "score_date": date.fromisoformat(ctx.ds),
+        "run_id": ctx.run_id,
+        "model_version": model.version,
+        "computed_at": datetime.now(UTC),
+    }
+    df = p.spark.createDataFrame([{**base, **d.to_record()} for d in drifts], TABLES["drift_metrics"].ddl)
+    p.replace("drift_metrics", df, _date_key(p, "score_date", ctx.ds))
+    days = p.spec.drift.history_days
+    history_cols = ["score_date", "scope", "feature", "metric", "value", "threshold", "drifted"]
+    perf_cols = ["score_date", "auc", "precision", "recall", "labeled_rows"]
+    report_uri = p.layout.drift_report(p.model, ctx.ds)
+    html = render_drift_report(
+        drifts,
+        model_name=p.model,
+        model_version=model.version,
+        ds=ctx.ds,
+        summary=summary,
+        history=_history(p, "drift_metrics", ctx.ds, days, history_cols),
+        performance=_history(p, "performance_metrics", ctx.ds, days, perf_cols),
+    )
+    files.write_text(report_uri, html)
+    p.wrote_file("drift_report", report_uri)
+    log.info(
+        "drift on %s: %s of %s input features drifted %s; prediction drifted: %s; skew: %s",
+        ctx.ds,
+        len(summary["features_drifted"]),
+        summary["features_checked"],
+        summary["features_drifted"],
+        summary["prediction_drifted"],
+        summary["skewed_features"],
+    )
+    return DriftResult(
+        **summary, report=report_uri, model_version=model.version, predictions=scored.predictions
+    )
+
+
+@step("decide_retraining", reads=("monitoring_decisions",), writes=("monitoring_decisions",))
+def decide_retraining(
+    p: Platform,
+    ctx: RunContext,
+    *,
+    drift: DriftResult | dict[str, Any],
+    performance: PerformanceResult | dict[str, Any],
+) -> RetrainingDecision:
+    """Judge today's run by the spec's retraining policy and record the decision (append-only)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from mlplatform.monitoring.policy import Signals
+    from mlplatform.monitoring.policy import decide_retraining as decide
+
+    drift, performance = DriftResult.of(drift), PerformanceResult.of(performance)
+    perf = performance.performance or {}
+    signals = Signals(
+        share_drifted=drift.share_drifted,
+        drifted_features=list(drift.features_drifted),
+        prediction_drifted=drift.prediction_drifted,
+        auc=perf.get("auc"),
+        reference_auc=perf.get("reference_auc"),
+        performance_date=perf.get("score_date"),
+    )
+    earlier: list[dict[str, Any]] = []
+    if p.version("monitoring_decisions") is not None:
+        last = Window.partitionBy("score_date").orderBy(F.desc("decided_at"))
+        earlier = [
+            r.asDict()
+            for r in p.read("monitoring_decisions")
+            .where(F.col("score_date") < F.to_date(F.lit(ctx.ds)))
+            .withColumn("_rank", F.row_number().over(last))
+            .where("_rank = 1")
+            .select("score_date", "degraded", "retrain")
+            .collect()
+        ]
+    decision = decide(p.spec.retraining, signals, earlier, ctx.ds)
+    training_dag = f"{p.model}_training"
+    p.append(
+        "monitoring_decisions",
+        [
+            {
+                "model_name": p.model,
+                "score_date": date.fromisoformat(ctx.ds),
+                "run_id": ctx.run_id,
+                "model_version": drift.model_version,
+                "degraded": decision.degraded,
+                "signals": json.dumps(
+                    {"met": decision.signals, "measured": decision.details}, sort_keys=True
+                ),
+                "consecutive_degraded": decision.consecutive_degraded,
+                "retrain": decision.retrain,
+                "reason": decision.reason,
+                "triggered_dag_id": training_dag if decision.retrain else None,
+                "decided_at": datetime.now(UTC),
+            }
+        ],
+    )
+    log.info(
+        "retraining policy: %s (%s)", "RETRAIN" if decision.retrain else "no retraining", decision.reason
+    )
+    return RetrainingDecision(
+        retrain=decision.retrain,
+        degraded=decision.degraded,
+        reason=decision.reason,
+        consecutive_degraded=decision.consecutive_degraded,
+        training_dag_id=training_dag,
+        model_version=drift.model_version,
+    )

@@ -1,0 +1,161 @@
+"""The steps training and scoring share: ingest → validate → build_features.
+
+Each reads the batch the step before it wrote, decides what to keep, and replaces the batch's
+partition, so a rerun for the same batch replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.core.context import RunContext
+from mlplatform.io import files
+from mlplatform.io.layout import scoring_batch_id, training_batch_id
+from mlplatform.lifecycle.handoff import Batch, FeaturedBatch, Mode, ValidatedBatch
+from mlplatform.lifecycle.runner import Platform, step
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+log = logging.getLogger("mlplatform.lifecycle")
+
+
+@step("ingest", reads=("source_schemas",), writes=("bronze", "source_schemas"))
+def ingest(p: Platform, ctx: RunContext, *, mode: Mode) -> Batch:
+    """Source file → the batch's bronze partition (all strings, nothing dropped)."""
+    from mlplatform.data.ingest import ingest_to_bronze, source_schema
+    from mlplatform.data.source_schema import check_and_record
+
+    p.registry.ensure_not_retired(p.model)
+    batch_id = training_batch_id(ctx.run_id) if mode == "training" else scoring_batch_id(ctx.ds)
+    source = p.spec.source.training if mode == "training" else p.spec.source.scoring
+    uri = p.source_uri(source.path, ctx.ds)
+    p.read_file("source", uri)
+    observed = source_schema(p.spark, source, uri)
+    schema = check_and_record(p.spark, p.table("source_schemas"), p.spec, mode, observed, uri, ctx.run_id)
+    out = ingest_to_bronze(
+        p.spark, p.spec, source, uri, p.table("bronze"), batch_id, require_target=mode == "training"
+    )
+    p.lineage.params.update({**schema, "extra_columns": out["extra_columns"]})
+    log.info("read %s rows from %s into bronze batch %s", out["rows"], uri, batch_id)
+    return Batch(
+        batch_id=batch_id,
+        mode=mode,
+        rows=int(out["rows"]),
+        bronze_version=int(out["bronze_version"]),
+        source_uri=uri,
+        schema_version=int(schema["schema_version"]),
+    )
+
+
+@step("validate", reads=("bronze",), writes=("validation_results", "quarantine", "validated"))
+def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> ValidatedBatch:
+    """GX validation of the bronze batch: quarantine bad rows, write typed good rows."""
+    from mlplatform.data import validation as v
+    from mlplatform.io.catalog import TABLES
+
+    batch = Batch.of(batch)
+    require_target = batch.mode == "training"
+    bronze = p.read_batch("bronze", batch.batch_id).cache()
+    prepared = v.prepare_for_validation(bronze, p.spec, require_target=require_target).cache()
+    outcome = v.run_gx(
+        prepared,
+        p.spec,
+        v.build_suite(p.spec, require_target=require_target),
+        suite_name=f"{p.model}_{batch.mode}",
+        gx_project_dir=p.layout.data_docs_dir() if p.settings.is_local_storage else None,
+        run_name=f"{p.model}:{batch.batch_id}",
+    )
+    key = p.model_key(batch_id=batch.batch_id)
+    results = v.results_rows(outcome, model=p.model, batch_id=batch.batch_id, run_id=ctx.run_id)
+    p.replace("validation_results", p.spark.createDataFrame(results, TABLES["validation_results"].ddl), key)
+    quarantined = v.quarantine_frame(
+        p.spark,
+        bronze,
+        outcome,
+        model=p.model,
+        batch_id=batch.batch_id,
+        run_id=ctx.run_id,
+        id_column=p.spec.columns.id,
+    )
+    p.replace("quarantine", quarantined, key)
+    p.lineage.params.update(v.summarise(outcome))
+    if outcome.data_docs_uri:
+        p.wrote_file("data_docs", outcome.data_docs_uri)
+    log.info(
+        "validated batch %s: %s rows, %s quarantined (%.2f%%, limit %.2f%%)",
+        batch.batch_id,
+        outcome.total_rows,
+        outcome.bad_rows,
+        100 * outcome.bad_fraction,
+        100 * p.spec.validation.max_bad_row_fraction,
+    )
+    table_failures = v.table_level_failures(outcome, p.spec)
+    if table_failures:
+        raise v.DataQualityError(
+            f"source file {batch.source_uri} (table {p.table('bronze')}, batch {batch.batch_id}) for model "
+            f"'{p.model}' failed table-level expectations: {'; '.join(table_failures)}"
+        )
+    if outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
+        raise v.DataQualityError(v.failure_message(p.spec, p.table("bronze"), outcome))
+    version = p.replace_batch("validated", v.validated_frame(p.spark, prepared, outcome), batch.batch_id)
+    bronze.unpersist()
+    prepared.unpersist()
+    return batch.extend(
+        ValidatedBatch,
+        validated_rows=outcome.total_rows - outcome.bad_rows,
+        quarantined_rows=outcome.bad_rows,
+        validated_version=version,
+        data_docs_uri=outcome.data_docs_uri,
+    )
+
+
+def _aggregate_history(p: Platform, current: DataFrame, batch_id: str) -> DataFrame | None:
+    """Validated rows of the model's other batches for the windowed aggregates (None without any).
+
+    Only the columns the aggregates read, plus the id; rows repeated across batches (a source
+    ingested twice) or equal to a current row count once.
+    """
+    from pyspark.sql import functions as F
+
+    aggs, cols = p.spec.features.aggregates, p.spec.columns
+    if not aggs:
+        return None
+    needed = list(dict.fromkeys([cols.id, str(cols.entity), str(cols.event_time)]))
+    needed += list(dict.fromkeys(a.column for a in aggs if a.column not in ("*", *needed)))
+    others = p.read("validated").where(F.col("_batch_id") != batch_id)
+    return others.select(*needed).subtract(current.select(*needed))
+
+
+@step("build_features", reads=("validated", "model_registry"), writes=("features",))
+def build_features(p: Platform, ctx: RunContext, *, batch: ValidatedBatch | dict[str, Any]) -> FeaturedBatch:
+    """Validated rows → features. Training fits the state on its train split; scoring uses the champion's."""
+    from mlplatform.features import engineering as fe
+
+    batch = ValidatedBatch.of(batch)
+    validated = p.read_batch("validated", batch.batch_id)
+    history = _aggregate_history(p, validated, batch.batch_id)
+    state_uri, model_version = None, None
+    if batch.mode == "training":
+        sample = int(ctx.conf.get("sample_size") or 0)
+        if 0 < sample < max(batch.validated_rows, 1):
+            validated = validated.sample(fraction=sample / batch.validated_rows, seed=p.spec.training.seed)
+            log.info("sampled about %s of %s validated rows (conf sample_size)", sample, batch.validated_rows)
+        state = fe.fit_feature_state(validated.where(fe.split_column(p.spec) == "train"), p.spec)
+        state_uri = f"{p.staging(ctx)}/feature_state.json"
+        files.write_text(state_uri, json.dumps(state, sort_keys=True, allow_nan=False))
+        p.wrote_file("feature_state", state_uri)
+        features = fe.apply_features(validated, p.spec, state, with_split=True, history=history)
+    else:
+        champion = p.registry.load_champion(p.model)
+        model_version = champion.version
+        log.info("scoring with champion v%s's feature state", model_version)
+        features = fe.apply_features(
+            validated, p.spec, champion.feature_state, with_split=False, history=history
+        )
+    version = p.replace_batch("features", features, batch.batch_id)
+    return batch.extend(
+        FeaturedBatch, features_version=version, feature_state_uri=state_uri, model_version=model_version
+    )
