@@ -135,7 +135,7 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
         predictions = score_frame(*args).select(
             F.lit(p.spec.name).alias("model_name"),
             F.to_date(F.lit(ds)).alias("score_date"),
-            F.col("entity_id").alias("row_id"),
+            F.col("entity_id"),
             "score",
             "prediction",
             F.lit(1).alias("model_version"),

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,3 +22,23 @@ def spec_dir_with_alerts(target: Path, webhook: str, emails: list[str]) -> Path:
             raw["alerts"] = {**raw.get("alerts", {}), "webhooks": [webhook], "emails": emails}
         (target / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
     return target
+
+
+@contextmanager
+def platform_env(**variables: str) -> Iterator[None]:
+    """Point the platform's settings (and any other variable) at a test's values, then restore them.
+
+    One place for every fixture that runs whole DAGs in-process (``dag.test()`` reads settings from
+    the environment); code under direct test takes ``settings=`` instead.
+    """
+    from mlplatform.config.settings import get_settings
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            get_settings.cache_clear()
+    get_settings.cache_clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -66,7 +65,8 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
     )
     get_settings.cache_clear()
     try:
-        import airflow_glue
+        from airflow_glue.callbacks import failure_callback
+        from airflow_glue.notifiers import send_alert
 
         context = {
             "ti": SimpleNamespace(task_id="validate"),
@@ -75,7 +75,7 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
             "exception": DataQualityError("table churn_demo/validated: 40% bad rows"),
         }
         hooks, mails = len(inbox.webhooks), len(inbox.emails)
-        airflow_glue.failure_callback("churn_demo")(context)
+        failure_callback("churn_demo")(context)
         assert inbox.webhooks[hooks]["event"] == "data_quality"
         assert "40% bad rows" in inbox.webhooks[hooks]["summary"]
         assert inbox.emails[mails]["to"] == ["oncall@example.com"]
@@ -83,16 +83,17 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
 
         context["exception"] = RuntimeError("executor lost")
         context["ti"] = SimpleNamespace(task_id="score")
-        airflow_glue.failure_callback("churn_demo")(context)
+        failure_callback("churn_demo")(context)
         assert inbox.webhooks[-1]["event"] == "task_failure" and inbox.webhooks[-1]["task_id"] == "score"
 
         # a broken channel is reported, not raised: the other channel still delivers
-        os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = (
-            "smtp://127.0.0.1:9?disable_ssl=true&disable_tls=true&retry_limit=0&timeout=2"
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_SMTP_DEFAULT",
+            "smtp://127.0.0.1:9?disable_ssl=true&disable_tls=true&retry_limit=0&timeout=2",
         )
-        outcomes = airflow_glue.send_alert("churn_demo", "drift", context, "x drifted")
+        outcomes = send_alert("churn_demo", "drift", context, "x drifted")
         assert [o["ok"] for o in outcomes] == [True, False]
         # a model that does not subscribe to an event sends nothing
-        assert airflow_glue.send_alert("telco_churn", "drift", context, "x") == []
+        assert send_alert("telco_churn", "drift", context, "x") == []
     finally:
         get_settings.cache_clear()

@@ -11,7 +11,6 @@ next scoring run skips. Checks what the Delta tables, reports and alert inboxes 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,69 +70,62 @@ def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    from mlplatform.config.settings import get_settings
     from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
-    from tests.support import spec_dir_with_alerts
+    from tests.support import platform_env, spec_dir_with_alerts
 
     webhook, smtp_port, inbox = alert_servers
     base = tmp_path_factory.mktemp("e2e")
     root = base / "lake"
-    os.environ["MLP_STORAGE_ROOT"] = str(root)
-    os.environ["MLP_SPEC_DIR"] = str(spec_dir_with_alerts(base / "specs", webhook, ["ml-oncall@example.com"]))
-    os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = (
-        f"smtp://127.0.0.1:{smtp_port}?disable_ssl=true&disable_tls=true"
-    )
-    get_settings.cache_clear()
-    layout = StorageLayout(str(root))
-    batches = {
-        CLEAN_DATE: False,
-        DRIFT_DATE: True,
-        DRIFT_DATE_2: True,
-        FINAL_DATE: False,
-        AFTER_RETIREMENT: False,
-    }
-    write_demo_landing(layout.landing_dir(MODEL), 4000, 1200, batches, seed=11)
-    dags = _dags()
-    scoring = dags[f"{MODEL}_scoring"]
-    runs: dict[str, Any] = {}
-    runs["train"] = dags[f"{MODEL}_training"].test(
-        logical_date=_date(TRAIN_DATE), run_conf={"reason": "e2e: first model", "trigger_source": "api"}
-    )
-    runs["clean"] = scoring.test(logical_date=_date(CLEAN_DATE))
-    predictions = layout.platform_table("predictions")
-    clean_filter = f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
-    first_count = _delta(spark, predictions).where(clean_filter).count()
-    runs["clean_rerun"] = scoring.test(logical_date=_date(CLEAN_DATE))
-    alerts_after_clean = list(inbox.webhooks)
-    runs["drift"] = scoring.test(logical_date=_date(DRIFT_DATE))
-    runs["drift_2"] = scoring.test(logical_date=_date(DRIFT_DATE_2))
-    triggered = _queued_run(f"{MODEL}_training", f"policy__{DRIFT_DATE_2}")
-    assert triggered is not None, "the retraining policy did not trigger the training DAG"
-    # No scheduler runs here: execute the queued run the policy created, with its own conf.
-    runs["retrain"] = dags[f"{MODEL}_training"].test(
-        logical_date=triggered.logical_date, run_conf=triggered.conf
-    )
-    runs["retire"] = dags[f"{MODEL}_retirement"].test(
-        logical_date=_date(FINAL_DATE),
-        run_conf={"reason": "e2e: replaced by a new product line", "final_scoring": True},
-    )
-    after = scoring.test(logical_date=_date(AFTER_RETIREMENT))
-    states = {name: _task_states(run) for name, run in {**runs, "after_retirement": after}.items()}
-    yield {
-        "runs": runs,
-        "after_retirement": after,
-        "states": states,
-        "triggered": triggered,
-        "layout": layout,
-        "first_clean_count": first_count,
-        "dags": dags,
-        "inbox": inbox,
-        "alerts_after_clean": alerts_after_clean,
-    }
-    for var in ("MLP_STORAGE_ROOT", "MLP_SPEC_DIR", "AIRFLOW_CONN_SMTP_DEFAULT"):
-        os.environ.pop(var, None)
-    get_settings.cache_clear()
+    spec_dir = spec_dir_with_alerts(base / "specs", webhook, ["ml-oncall@example.com"])
+    smtp = f"smtp://127.0.0.1:{smtp_port}?disable_ssl=true&disable_tls=true"
+    with platform_env(MLP_STORAGE_ROOT=str(root), MLP_SPEC_DIR=str(spec_dir), AIRFLOW_CONN_SMTP_DEFAULT=smtp):
+        layout = StorageLayout(str(root))
+        batches = {
+            CLEAN_DATE: False,
+            DRIFT_DATE: True,
+            DRIFT_DATE_2: True,
+            FINAL_DATE: False,
+            AFTER_RETIREMENT: False,
+        }
+        write_demo_landing(layout.landing_dir(MODEL), 4000, 1200, batches, seed=11)
+        dags = _dags()
+        scoring = dags[f"{MODEL}_scoring"]
+        runs: dict[str, Any] = {}
+        runs["train"] = dags[f"{MODEL}_training"].test(
+            logical_date=_date(TRAIN_DATE), run_conf={"reason": "e2e: first model", "trigger_source": "api"}
+        )
+        runs["clean"] = scoring.test(logical_date=_date(CLEAN_DATE))
+        predictions = layout.platform_table("predictions")
+        clean_filter = f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
+        first_count = _delta(spark, predictions).where(clean_filter).count()
+        runs["clean_rerun"] = scoring.test(logical_date=_date(CLEAN_DATE))
+        alerts_after_clean = list(inbox.webhooks)
+        runs["drift"] = scoring.test(logical_date=_date(DRIFT_DATE))
+        runs["drift_2"] = scoring.test(logical_date=_date(DRIFT_DATE_2))
+        triggered = _queued_run(f"{MODEL}_training", f"policy__{DRIFT_DATE_2}")
+        assert triggered is not None, "the retraining policy did not trigger the training DAG"
+        # No scheduler runs here: execute the queued run the policy created, with its own conf.
+        runs["retrain"] = dags[f"{MODEL}_training"].test(
+            logical_date=triggered.logical_date, run_conf=triggered.conf
+        )
+        runs["retire"] = dags[f"{MODEL}_retirement"].test(
+            logical_date=_date(FINAL_DATE),
+            run_conf={"reason": "e2e: replaced by a new product line", "final_scoring": True},
+        )
+        after = scoring.test(logical_date=_date(AFTER_RETIREMENT))
+        states = {name: _task_states(run) for name, run in {**runs, "after_retirement": after}.items()}
+        yield {
+            "runs": runs,
+            "after_retirement": after,
+            "states": states,
+            "triggered": triggered,
+            "layout": layout,
+            "first_clean_count": first_count,
+            "dags": dags,
+            "inbox": inbox,
+            "alerts_after_clean": alerts_after_clean,
+        }
 
 
 def test_every_run_succeeded(lifecycle) -> None:  # type: ignore[no-untyped-def]
@@ -183,7 +175,7 @@ def test_predictions_equal_batch_rows_minus_quarantined(lifecycle, spark) -> Non
         assert batch_rows == 1200
         assert quarantined > 0, "the demo batches contain bad rows; they must be quarantined"
         assert preds.count() == batch_rows - quarantined
-        assert preds.select("row_id").distinct().count() == preds.count()
+        assert preds.select("entity_id").distinct().count() == preds.count()
         versions = {r["model_version"] for r in preds.select("model_version").distinct().collect()}
         assert len(versions) == 1 and (versions == {1} or ds == FINAL_DATE)
         assert preds.where("run_id IS NULL OR score < 0 OR score > 1").count() == 0
@@ -214,7 +206,7 @@ def test_rerun_for_same_date_is_idempotent(lifecycle, spark) -> None:  # type: i
 
 def test_every_task_wrote_lineage(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     lineage = _delta(spark, lifecycle["layout"].platform_table("lineage"))
-    airflow_only = {"retraining_requested", "trigger_retraining"}  # Airflow operators, no platform step
+    airflow_only = {"retraining_requested", "trigger_retraining", "champion_changed"}  # no platform step
     for name, run in lifecycle["runs"].items():
         dag = lifecycle["dags"][run.dag_id]
         rows = lineage.where(f"run_id = '{run.run_id}'").collect()

@@ -10,7 +10,6 @@ approval asked, the decision row says why).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -84,9 +83,9 @@ def _respond_when_asked(
 def approval_runs(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from mlplatform.config.settings import get_settings
     from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
+    from tests.support import platform_env
 
     base = tmp_path_factory.mktemp("approval")
     spec_dir = base / "specs"
@@ -95,32 +94,28 @@ def approval_runs(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # typ
     spec["promotion"].update({"require_approval": True, "approvers": [APPROVER]})
     (spec_dir / f"{MODEL}.yaml").write_text(yaml.safe_dump(spec))
     root = base / "lake"
-    os.environ.update({"MLP_STORAGE_ROOT": str(root), "MLP_SPEC_DIR": str(spec_dir)})
-    get_settings.cache_clear()
-    layout = StorageLayout(str(root))
-    write_demo_landing(layout.landing_dir(MODEL), 3000, 500, {}, seed=21)
-    dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags[f"{MODEL}_training"]
-    runs: dict[str, Any] = {"dag": dag}
-    errors: list[BaseException] = []
-    for name, day, choice, conf in [
-        ("approved", 1, "Approve", {"reason": "first model"}),
-        ("rejected", 2, "Reject", {"reason": "retrain, same data"}),
-        ("worse", 3, None, {"reason": "tiny sample", "sample_size": 300}),
-    ]:
-        stop = threading.Event()
-        responder = (
-            _respond_when_asked(dag.dag_id, choice, f"{name} in test", stop, errors) if choice else None
-        )
-        runs[name] = dag.test(logical_date=datetime(2026, 10, day, tzinfo=UTC), run_conf=conf)
-        stop.set()
-        if responder:
-            responder.join(timeout=10)
-        assert not errors, f"the approver could not answer: {errors[0]!r}"
-    runs["layout"] = layout
-    yield runs
-    for key in ("MLP_STORAGE_ROOT", "MLP_SPEC_DIR"):
-        os.environ.pop(key, None)
-    get_settings.cache_clear()
+    with platform_env(MLP_STORAGE_ROOT=str(root), MLP_SPEC_DIR=str(spec_dir)):
+        layout = StorageLayout(str(root))
+        write_demo_landing(layout.landing_dir(MODEL), 3000, 500, {}, seed=21)
+        dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags[f"{MODEL}_training"]
+        runs: dict[str, Any] = {"dag": dag}
+        errors: list[BaseException] = []
+        for name, day, choice, conf in [
+            ("approved", 1, "Approve", {"reason": "first model"}),
+            ("rejected", 2, "Reject", {"reason": "retrain, same data"}),
+            ("worse", 3, None, {"reason": "tiny sample", "sample_size": 300}),
+        ]:
+            stop = threading.Event()
+            responder = (
+                _respond_when_asked(dag.dag_id, choice, f"{name} in test", stop, errors) if choice else None
+            )
+            runs[name] = dag.test(logical_date=datetime(2026, 10, day, tzinfo=UTC), run_conf=conf)
+            stop.set()
+            if responder:
+                responder.join(timeout=10)
+            assert not errors, f"the approver could not answer: {errors[0]!r}"
+        runs["layout"] = layout
+        yield runs
 
 
 def _decisions(spark, layout) -> list[Any]:  # type: ignore[no-untyped-def]

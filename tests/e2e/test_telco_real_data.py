@@ -7,7 +7,6 @@ by the spec's policy (blank → null → imputed), not crash the run or lose tho
 from __future__ import annotations
 
 import csv
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,33 +29,28 @@ def _date(ds: str) -> datetime:
 def telco_run(airflow_db, spark, telco_csv, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    from mlplatform.config.settings import get_settings
     from mlplatform.io.layout import StorageLayout
+    from tests.support import platform_env
 
     root = tmp_path_factory.mktemp("telco") / "lake"
-    os.environ["MLP_STORAGE_ROOT"] = str(root)
-    os.environ["MLP_DATASETS_DIR"] = str(telco_csv.parent)
-    get_settings.cache_clear()
-    layout = StorageLayout(str(root))
-    with telco_csv.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
-    batch = body[::14]  # every 14th customer: ~500 rows, including some with a blank TotalCharges
-    batch_path = Path(layout.landing_dir(MODEL)) / "batches" / f"{SCORE_DATE}.csv"
-    batch_path.parent.mkdir(parents=True)
-    with batch_path.open("w", newline="") as fh:
-        csv.writer(fh).writerows([header, *batch])
-    dags = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags
-    runs = {
-        "train": dags[f"{MODEL}_training"].test(
-            logical_date=_date(TRAIN_DATE), run_conf={"reason": "telco e2e"}
-        ),
-        "score": dags[f"{MODEL}_scoring"].test(logical_date=_date(SCORE_DATE)),
-    }
-    yield {"runs": runs, "layout": layout, "batch_rows": len(batch)}
-    os.environ.pop("MLP_STORAGE_ROOT", None)
-    os.environ.pop("MLP_DATASETS_DIR", None)
-    get_settings.cache_clear()
+    with platform_env(MLP_STORAGE_ROOT=str(root), MLP_DATASETS_DIR=str(telco_csv.parent)):
+        layout = StorageLayout(str(root))
+        with telco_csv.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+        header, body = rows[0], rows[1:]
+        batch = body[::14]  # every 14th customer: ~500 rows, including some with a blank TotalCharges
+        batch_path = Path(layout.landing_dir(MODEL)) / "batches" / f"{SCORE_DATE}.csv"
+        batch_path.parent.mkdir(parents=True)
+        with batch_path.open("w", newline="") as fh:
+            csv.writer(fh).writerows([header, *batch])
+        dags = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags
+        runs = {
+            "train": dags[f"{MODEL}_training"].test(
+                logical_date=_date(TRAIN_DATE), run_conf={"reason": "telco e2e"}
+            ),
+            "score": dags[f"{MODEL}_scoring"].test(logical_date=_date(SCORE_DATE)),
+        }
+        yield {"runs": runs, "layout": layout, "batch_rows": len(batch)}
 
 
 def test_runs_succeed(telco_run) -> None:  # type: ignore[no-untyped-def]

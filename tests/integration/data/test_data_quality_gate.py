@@ -8,14 +8,14 @@ in every case no good row is lost or duplicated.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from mlplatform.io.layout import StorageLayout, scoring_batch_id
 
 pytestmark = pytest.mark.spark
 
@@ -25,30 +25,21 @@ DS = "2026-11-10"
 
 
 @pytest.fixture()
-def platform_env(spark, tmp_path) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """A fresh storage root and a private copy of the specs, wired through settings."""
-    from mlplatform.config.settings import get_settings
+def platform_env(spark, tmp_path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A fresh storage root and a private copy of the specs, as the steps' settings."""
+    from mlplatform.config.settings import Settings
 
     spec_dir = tmp_path / "specs"
     spec_dir.mkdir()
     source = (PROJECT_ROOT / "include" / "specs" / f"{MODEL}.yaml").read_text()
     (spec_dir / f"{MODEL}.yaml").write_text(source)
     root = tmp_path / "lake"
-    old = {k: os.environ.get(k) for k in ("MLP_STORAGE_ROOT", "MLP_SPEC_DIR")}
-    os.environ["MLP_STORAGE_ROOT"] = str(root)
-    os.environ["MLP_SPEC_DIR"] = str(spec_dir)
-    get_settings.cache_clear()
-    yield {
+    return {
         "root": root,
+        "settings": Settings(storage_root=str(root), spec_dir=spec_dir),
         "spec_file": spec_dir / f"{MODEL}.yaml",
         "batch": root / "landing" / MODEL / "batches",
     }
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
 
 
 def _good_rows(n: int = 30) -> list[dict[str, str]]:
@@ -75,22 +66,22 @@ def _ctx(ds: str = DS, run: str = "scheduled__test"):  # type: ignore[no-untyped
     return RunContext(run, f"{MODEL}_scoring", "validate", datetime.fromisoformat(ds).replace(tzinfo=UTC))
 
 
-def _ingest_and_validate(ds: str = DS) -> dict[str, Any]:
+def _ingest_and_validate(settings: Any, ds: str = DS) -> dict[str, Any]:
     from mlplatform.lifecycle.runner import run_step
 
     ctx = _ctx(ds)
-    batch = run_step("ingest", MODEL, ctx.for_task("ingest"), mode="scoring")
-    return run_step("validate", MODEL, ctx.for_task("validate"), batch=batch)
+    batch = run_step("ingest", MODEL, ctx.for_task("ingest"), settings=settings, mode="scoring")
+    return run_step("validate", MODEL, ctx.for_task("validate"), settings=settings, batch=batch)
 
 
 def _quarantined(spark, root: Path) -> list[Any]:  # type: ignore[no-untyped-def]
-    quarantine = spark.read.format("delta").load(str(root / "delta" / "platform" / "quarantine"))
-    return quarantine.where(f"batch_id = 'score__{DS}'").collect()
+    quarantine = spark.read.format("delta").load(StorageLayout(str(root)).platform_table("quarantine"))
+    return quarantine.where(f"batch_id = '{scoring_batch_id(DS)}'").collect()
 
 
 def _tables(spark, root: Path) -> tuple[set[str], list[Any]]:  # type: ignore[no-untyped-def]
-    validated = spark.read.format("delta").load(str(root / "delta" / "models" / MODEL / "validated"))
-    ids = [r["customer_id"] for r in validated.where(f"_batch_id = 'score__{DS}'").collect()]
+    validated = spark.read.format("delta").load(StorageLayout(str(root)).model_table(MODEL, "validated"))
+    ids = [r["customer_id"] for r in validated.where(f"_batch_id = '{scoring_batch_id(DS)}'").collect()]
     assert len(ids) == len(set(ids)), "a good row was duplicated"
     return set(ids), _quarantined(spark, root)
 
@@ -109,7 +100,7 @@ def test_row_defect_is_quarantined_with_reason(defect: str, spark, platform_env)
     rows = _good_rows()
     bad = {**rows[7], **change}
     _write_csv(platform_env["batch"] / f"{DS}.csv", [*rows[:7], bad, *rows[8:]])
-    out = _ingest_and_validate()
+    out = _ingest_and_validate(platform_env["settings"])
     good_ids = {r["customer_id"] for i, r in enumerate(rows) if i != 7}
     validated_ids, quarantined = _tables(spark, platform_env["root"])
     assert validated_ids == good_ids
@@ -124,7 +115,7 @@ def test_malformed_csv_line_is_quarantined(spark, platform_env) -> None:  # type
     lines = path.read_text().splitlines()
     lines.insert(5, 'C9999999,12,"unterminated,40.5,,3,33,One year,Mailed check,DSL,north,0,extra,fields')
     path.write_text("\n".join(lines) + "\n")
-    _ingest_and_validate()
+    _ingest_and_validate(platform_env["settings"])
     validated_ids, quarantined = _tables(spark, platform_env["root"])
     assert validated_ids == {r["customer_id"] for r in rows}
     assert len(quarantined) == 1
@@ -139,7 +130,7 @@ def test_duplicated_key_fails_the_run_and_quarantines_both(spark, platform_env) 
     dup = {**rows[3], "age": "44"}
     _write_csv(platform_env["batch"] / f"{DS}.csv", [*rows, dup])
     with pytest.raises(DataQualityError, match=r"customer_id") as err:
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
     assert "expect_column_values_to_be_unique" in str(err.value)
     assert f"{DS}.csv" in str(err.value)
     quarantined = _quarantined(spark, platform_env["root"])
@@ -155,7 +146,7 @@ def test_missing_column_fails_naming_file_and_column(platform_env) -> None:  # t
     header = [c for c in rows[0] if c != "contract"]
     _write_csv(platform_env["batch"] / f"{DS}.csv", rows, header=header)
     with pytest.raises(SourceError, match=r"contract") as err:
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
     assert f"{DS}.csv" in str(err.value)
 
 
@@ -164,15 +155,21 @@ def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) ->
 
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
-    run_step("ingest", MODEL, _ctx("2026-11-09").for_task("ingest"), mode="scoring")
+    run_step(
+        "ingest",
+        MODEL,
+        _ctx("2026-11-09").for_task("ingest"),
+        settings=platform_env["settings"],
+        mode="scoring",
+    )
     extra = [{**r, "loyalty_tier": "gold"} for r in rows]
     _write_csv(platform_env["batch"] / f"{DS}.csv", extra)
-    out = _ingest_and_validate()
+    out = _ingest_and_validate(platform_env["settings"])
     assert out["schema_version"] == 2
     validated_ids, quarantined = _tables(spark, platform_env["root"])
     assert validated_ids == {r["customer_id"] for r in rows} and quarantined == []
     schemas = spark.read.format("delta").load(
-        str(platform_env["root"] / "delta" / "platform" / "source_schemas")
+        StorageLayout(str(platform_env["root"])).platform_table("source_schemas")
     )
     latest = schemas.orderBy("schema_version", ascending=False).first()
     assert '"added": ["loyalty_tier"]' in latest["changes"]
@@ -187,10 +184,16 @@ def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ig
     platform_env["spec_file"].write_text(yaml.safe_dump(spec))
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
-    run_step("ingest", MODEL, _ctx("2026-11-09").for_task("ingest"), mode="scoring")
+    run_step(
+        "ingest",
+        MODEL,
+        _ctx("2026-11-09").for_task("ingest"),
+        settings=platform_env["settings"],
+        mode="scoring",
+    )
     _write_csv(platform_env["batch"] / f"{DS}.csv", [{**r, "loyalty_tier": "gold"} for r in rows])
     with pytest.raises(SchemaDriftError, match=r"loyalty_tier") as err:
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
     assert "validation.extra_columns" in str(err.value) and f"{DS}.csv" in str(err.value)
 
 
@@ -202,7 +205,7 @@ def test_empty_batch_fails_naming_file_and_expectation(platform_env) -> None:  #
     _write_csv(path, rows)
     path.write_text(path.read_text().splitlines()[0] + "\n")
     with pytest.raises(DataQualityError, match=r"expect_table_row_count_to_be_between") as err:
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
     assert f"{DS}.csv" in str(err.value)
 
 
@@ -210,14 +213,14 @@ def test_unreadable_file_fails_naming_file(platform_env) -> None:  # type: ignor
     from mlplatform.data.ingest import SourceError
 
     with pytest.raises(SourceError, match=rf"{DS}\.csv"):
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
 
 
 def test_failed_run_writes_failed_lineage(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.data.ingest import SourceError
 
     with pytest.raises(SourceError):
-        _ingest_and_validate()
+        _ingest_and_validate(platform_env["settings"])
     lineage = spark.read.format("delta").load(str(platform_env["root"] / "delta" / "platform" / "lineage"))
     row = lineage.where("task_id = 'ingest'").first()
     assert row["status"] == "failed" and "SourceError" in row["error"]

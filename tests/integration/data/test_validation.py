@@ -105,10 +105,12 @@ def test_every_bad_row_has_its_reasons(validated) -> None:  # type: ignore[no-un
 
 def test_validated_frame_holds_each_good_row_once_typed(spark, validated, churn_spec) -> None:  # type: ignore[no-untyped-def]
     bronze, prepared, outcome = validated
-    good = validated_frame(spark, prepared, outcome, churn_spec)
+    good = validated_frame(spark, prepared, outcome)
     ids = [r["_row_id"] for r in good.select("_row_id").collect()]
     assert sorted(ids) == sorted(f"good:{i}" for i in range(GOOD_ROWS))
-    quarantined = quarantine_frame(spark, bronze, outcome, model="churn_demo", batch_id="b1", run_id="r1")
+    quarantined = quarantine_frame(
+        spark, bronze, outcome, model="churn_demo", batch_id="b1", run_id="r1", id_column="customer_id"
+    )
     assert good.count() + quarantined.count() == bronze.count()
     types = dict(good.dtypes)
     assert all(types[c] == "double" for c in churn_spec.columns.numeric)
@@ -121,14 +123,15 @@ def test_validated_frame_holds_each_good_row_once_typed(spark, validated, churn_
 def test_quarantine_keeps_raw_row_and_reasons(spark, validated) -> None:  # type: ignore[no-untyped-def]
     bronze, _, outcome = validated
     rows = {
-        r["row_id"]: r
+        r["row_key"]: r
         for r in quarantine_frame(
-            spark, bronze, outcome, model="churn_demo", batch_id="b1", run_id="r1"
+            spark, bronze, outcome, model="churn_demo", batch_id="b1", run_id="r1", id_column="customer_id"
         ).collect()
     }
     assert set(rows) == set(BAD)
     charges = rows["bad:charges"]
     assert (charges["model_name"], charges["batch_id"], charges["run_id"]) == ("churn_demo", "b1", "r1")
+    assert charges["entity_id"] == json.loads(charges["row_json"])["customer_id"]
     assert charges["reasons"] == ["expect_column_values_to_match_regex(monthly_charges)"]
     payload = json.loads(charges["row_json"])
     assert payload["monthly_charges"] == "abc"  # the raw value, not the failed cast
