@@ -22,7 +22,10 @@ USER airflow
 COPY --chown=airflow:root requirements.txt /requirements.txt
 RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r /requirements.txt
 
-ENV MLP_JARS_DIR=/opt/airflow/.cache/spark-jars
+# The image has no .git (.dockerignore drops it): the commit is baked in for lineage and the registry.
+ARG CODE_VERSION=unknown
+ENV MLP_JARS_DIR=/opt/airflow/.cache/spark-jars \
+    MLP_CODE_VERSION=${CODE_VERSION}
 
 COPY --chown=airflow:root pyproject.toml /opt/airflow/pyproject.toml
 COPY --chown=airflow:root include/ /opt/airflow/include/

@@ -125,3 +125,12 @@ def test_docker_compose_config_validates() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_image_records_the_commit_it_was_built_from(compose: dict) -> None:
+    """``.dockerignore`` drops ``.git``, so the commit must reach the image as MLP_CODE_VERSION."""
+    assert ".git/" in (PROJECT_ROOT / ".dockerignore").read_text().split()
+    text = DOCKERFILE.read_text()
+    assert re.search(r"^ARG CODE_VERSION", text, re.M)
+    assert "MLP_CODE_VERSION=${CODE_VERSION}" in text
+    assert compose["x-project-image"]["build"]["args"]["CODE_VERSION"] == "${CODE_VERSION:-unknown}"
