@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
+from mlplatform.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -137,6 +138,10 @@ def output_feature_names(state: dict[str, Any]) -> list[str]:
     return list(state["feature_names"])
 
 
+class FeatureStateMismatchError(ConfigError):
+    """A fitted feature state was made for other features than the spec declares now."""
+
+
 def _check_state(spec: ModelSpec, state: dict[str, Any]) -> None:
     base = state.get("base_features", state.get("feature_names"))
     encoding = state.get("categorical_encoding", "index")
@@ -146,7 +151,7 @@ def _check_state(spec: ModelSpec, state: dict[str, Any]) -> None:
         or encoding != wanted
         or state.get("feature_names") != _output_names(spec, state)
     ):
-        raise ValueError(
+        raise FeatureStateMismatchError(
             f"feature state for model '{spec.name}' lists features {state.get('feature_names')} "
             f"({encoding} encoding) but the spec declares {spec.model_features} ({wanted} encoding); "
             "retrain after changing features"

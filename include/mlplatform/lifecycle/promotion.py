@@ -42,7 +42,7 @@ def _holdout_scores(p: Platform, batch_id: str, model: LoadedModel) -> pd.DataFr
             .toPandas()
         )
         scores = predict_scores(model.booster(), frame)
-    except (AnalysisException, KeyError) as exc:
+    except (fe.FeatureStateMismatchError, AnalysisException, KeyError) as exc:
         raise ChampionNotComparable(f"v{model.version} cannot score batch {batch_id}: {exc}") from exc
     return frame[["_row_id", "label"]].assign(score=scores)
 

@@ -1,0 +1,175 @@
+"""The lifecycle steps run directly (no Airflow), on real Spark, Delta, GX and XGBoost.
+
+One small model is trained once for the module; each test then exercises one rule of the steps:
+retried tasks stay idempotent, the gate only falls back when the champion truly cannot score the
+rows, promotion refuses a champion that moved, and past versions are judged at their own
+decision threshold. Settings are passed to ``run_step``; nothing mutates the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import PROJECT_ROOT
+
+pytestmark = pytest.mark.spark
+
+MODEL = "churn_demo"
+TRAIN_DATE, DAY_1, DAY_2 = "2026-11-01", "2026-11-02", "2026-11-03"
+
+
+def _ctx(dag: str, task: str, ds: str, run_id: str):  # type: ignore[no-untyped-def]
+    from mlplatform.core.context import RunContext
+
+    return RunContext(run_id, f"{MODEL}_{dag}", task, datetime.fromisoformat(ds).replace(tzinfo=UTC), "test")
+
+
+def _spec_dir(target: Path, **training: Any) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    raw = yaml.safe_load((PROJECT_ROOT / "include" / "specs" / f"{MODEL}.yaml").read_text())
+    raw["training"] = {**raw.get("training", {}), **training}
+    (target / f"{MODEL}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return target
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """v1 trained, explained, gated and promoted through the steps, on 2,000 demo rows."""
+    from mlplatform.config.settings import Settings
+    from mlplatform.demo.data import write_demo_landing
+    from mlplatform.io.layout import StorageLayout
+    from mlplatform.lifecycle.runner import run_step
+
+    base = tmp_path_factory.mktemp("steps")
+    settings = Settings(storage_root=str(base / "lake"), spec_dir=_spec_dir(base / "specs"))
+    layout = StorageLayout(settings.storage_root)
+    write_demo_landing(layout.landing_dir(MODEL), 2000, 400, {DAY_1: False, DAY_2: False}, seed=5)
+    run_id = "manual__steps_v1"
+    out: dict[str, Any] = {}
+    value: Any = None
+    for task, key, inputs in [
+        ("ingest", "batch", {"mode": "training"}),
+        ("validate", "batch", {}),
+        ("build_features", "batch", {}),
+        ("train", "trained", {}),
+        ("evaluate", "evaluated", {}),
+        ("register", "registered", {}),
+        ("explain", "explained", {}),
+        ("gate", "gate", {}),
+        ("promote", "promoted", {}),
+    ]:
+        args = dict(inputs)
+        if value is not None:
+            args[
+                {
+                    "validate": "batch",
+                    "build_features": "batch",
+                    "train": "batch",
+                    "evaluate": "trained",
+                    "register": "evaluated",
+                    "explain": "registered",
+                    "gate": "explained",
+                    "promote": "gate",
+                }[task]
+            ] = value
+        value = run_step(task, MODEL, _ctx("training", task, TRAIN_DATE, run_id), settings=settings, **args)
+        out[task] = value
+    assert out["promote"]["promoted"] is True
+    return {"settings": settings, "layout": layout, "run_id": run_id, "base": base, **out}
+
+
+def _events(spark, layout, event: str) -> list[Any]:  # type: ignore[no-untyped-def]
+    registry = spark.read.format("delta").load(layout.platform_table("model_registry"))
+    return registry.where(f"model_name = '{MODEL}' AND event = '{event}'").collect()
+
+
+def test_a_retried_explain_records_one_explained_event(spark, trained) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.lifecycle.runner import run_step
+
+    before = _events(spark, trained["layout"], "explained")
+    assert [(e["version"], e["run_id"]) for e in before] == [(1, trained["run_id"])]
+    ctx = dataclasses.replace(_ctx("training", "explain", TRAIN_DATE, trained["run_id"]), try_number=2)
+    again = run_step("explain", MODEL, ctx, settings=trained["settings"], registered=trained["register"])
+    after = _events(spark, trained["layout"], "explained")
+    assert len(after) == 1, "a retried explain task must not add a second explained event"
+    assert again["shap_report"] == trained["explain"]["shap_report"]
+    shap = spark.read.format("delta").load(trained["layout"].platform_table("shap_importance"))
+    assert shap.where("version = 1").count() == shap.where("version = 1").select("feature").distinct().count()
+
+
+def test_promote_refuses_when_the_champion_moved_after_the_gate(trained) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.lifecycle.runner import run_step
+    from mlplatform.registry import PromotionConflictError
+
+    stale = {**trained["gate"], "version": 2, "champion_version": None}
+    ctx = _ctx("training", "promote", TRAIN_DATE, "manual__stale_gate")
+    with pytest.raises(PromotionConflictError, match=r"champion changed from vNone to v1"):
+        run_step("promote", MODEL, ctx, settings=trained["settings"], gate=stale)
+
+
+def test_gate_falls_back_only_when_the_champion_cannot_score_the_rows(spark, trained) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.lifecycle.promotion import ChampionNotComparable, _holdout_scores
+    from mlplatform.lifecycle.runner import open_platform
+
+    p = open_platform(MODEL, trained["settings"])
+    champion = p.registry.load_version(MODEL, 1)
+    batch_id = trained["register"]["batch_id"]
+    scores = _holdout_scores(p, batch_id, champion)
+    assert len(scores) > 0 and scores["score"].between(0, 1).all()
+    state = {**champion.feature_state, "base_features": ["a_feature_the_spec_no_longer_has"]}
+    foreign = dataclasses.replace(champion, feature_state=state)
+    with pytest.raises(ChampionNotComparable, match=r"v1 cannot score batch"):
+        _holdout_scores(p, batch_id, foreign)
+
+
+def test_past_versions_are_judged_at_their_own_threshold(spark, trained) -> None:  # type: ignore[no-untyped-def]
+    """v1 was trained at threshold 0.5; a later spec edit to 0.9 must not rescore v1's predictions."""
+    from mlplatform.config.settings import Settings
+    from mlplatform.lifecycle.runner import run_step
+
+    settings = Settings(
+        storage_root=trained["settings"].storage_root,
+        spec_dir=_spec_dir(trained["base"] / "specs_edited", decision_threshold=0.9),
+    )
+    for ds in (DAY_1, DAY_2):
+        run_id = f"scheduled__{ds}"
+        batch = run_step(
+            "ingest", MODEL, _ctx("scoring", "ingest", ds, run_id), settings=settings, mode="scoring"
+        )
+        batch = run_step(
+            "validate", MODEL, _ctx("scoring", "validate", ds, run_id), settings=settings, batch=batch
+        )
+        featured = run_step(
+            "build_features",
+            MODEL,
+            _ctx("scoring", "build_features", ds, run_id),
+            settings=settings,
+            batch=batch,
+        )
+        scored = run_step(
+            "score", MODEL, _ctx("scoring", "score", ds, run_id), settings=settings, featured=featured
+        )
+        result = run_step(
+            "check_performance",
+            MODEL,
+            _ctx("scoring", "check_performance", ds, run_id),
+            settings=settings,
+            scored=scored,
+        )
+    assert result["labels_arrived"] and result["new_labels"] > 0
+    perf = (
+        spark.read.format("delta")
+        .load(trained["layout"].platform_table("performance_metrics"))
+        .where(f"model_name = '{MODEL}' AND score_date = DATE '{DAY_1}'")
+        .collect()
+    )
+    assert [(r["model_version"], r["threshold"]) for r in perf] == [(1, 0.5)]
+    predictions = spark.read.format("delta").load(trained["layout"].platform_table("predictions"))
+    day_1 = predictions.where(f"score_date = DATE '{DAY_1}'")
+    assert day_1.where("(score >= 0.5) != (prediction = 1)").count() == 0, "scored at v1's own threshold"
