@@ -52,32 +52,20 @@ def trained(spark, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyp
     write_demo_landing(layout.landing_dir(MODEL), 2000, 400, {DAY_1: False, DAY_2: False}, seed=5)
     run_id = "manual__steps_v1"
     out: dict[str, Any] = {}
-    value: Any = None
-    for task, key, inputs in [
-        ("ingest", "batch", {"mode": "training"}),
-        ("validate", "batch", {}),
-        ("build_features", "batch", {}),
-        ("train", "trained", {}),
-        ("evaluate", "evaluated", {}),
-        ("register", "registered", {}),
-        ("explain", "explained", {}),
-        ("gate", "gate", {}),
-        ("promote", "promoted", {}),
-    ]:
-        args = dict(inputs)
-        if value is not None:
-            args[
-                {
-                    "validate": "batch",
-                    "build_features": "batch",
-                    "train": "batch",
-                    "evaluate": "trained",
-                    "register": "evaluated",
-                    "explain": "registered",
-                    "gate": "explained",
-                    "promote": "gate",
-                }[task]
-            ] = value
+    value: dict[str, Any] = {"mode": "training"}
+    chain = [
+        ("ingest", "mode"),
+        ("validate", "batch"),
+        ("build_features", "batch"),
+        ("train", "batch"),
+        ("evaluate", "trained"),
+        ("register", "evaluated"),
+        ("explain", "registered"),
+        ("gate", "explained"),
+        ("promote", "gate"),
+    ]
+    for task, input_name in chain:
+        args = {input_name: value["mode"] if task == "ingest" else value}
         value = run_step(task, MODEL, _ctx("training", task, TRAIN_DATE, run_id), settings=settings, **args)
         out[task] = value
     assert out["promote"]["promoted"] is True
