@@ -353,19 +353,15 @@ def test_retirement_archives_and_stops_scoring(lifecycle, spark) -> None:  # typ
 
 def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped-def]
     layout = lifecycle["layout"]
-    shap = Path(layout.shap_report(MODEL, 1))
-    assert "shap" in shap.name
-    html = shap.read_text()
+    html = Path(layout.shap_report(MODEL, 1)).read_text()
     assert html.count("data:image/png;base64,") >= 5
-    drift = Path(layout.drift_report(MODEL, DRIFT_DATE_2))
-    assert "drift" in drift.name
-    drift_html = drift.read_text()
+    drift_html = Path(layout.drift_report(MODEL, DRIFT_DATE_2)).read_text()
     assert "monthly_charges" in drift_html and drift_html.count("data:image/png;base64,") >= 3
     assert "Drift over time" in drift_html and "Performance over time" in drift_html
     for feature in DRIFTED_FEATURES:
         assert f'<h3 class="drifted">{feature} (input)' in drift_html
     docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    assert docs.exists()
+    assert "churn_demo" in docs.read_text(), "Data Docs list the model's validation runs"
 
 
 def test_catalog_lists_every_feature_of_both_specs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]

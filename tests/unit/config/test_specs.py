@@ -35,24 +35,15 @@ def _error(path: Path) -> str:
 
 
 def test_demo_spec_loads() -> None:
+    """The shipped spec loads, is found by its name, and its columns have one role each."""
     spec = load_spec(DEMO)
-    assert spec.name == "churn_demo"
-    assert spec.columns.id == "customer_id"
-    assert spec.columns.target == "churned"
-    assert spec.columns.numeric == [
-        "tenure_months",
-        "monthly_charges",
-        "total_charges",
-        "support_calls",
-        "age",
-    ]
-    assert spec.validation.ranges["age"].min == 18 and spec.validation.ranges["age"].max == 110
-    assert spec.validation.ranges["total_charges"].max is None
-    assert spec.training.holdout_fraction == 0.2
-    assert spec.training.params["n_estimators"] == 150
-    assert [d.op for d in spec.features.derived] == ["log1p", "ratio", "clip"]
-    assert spec.columns.raw_columns[0] == "customer_id" and spec.columns.raw_columns[-1] == "churned"
     assert load_specs(SPEC_DIR)["churn_demo"] == spec
+    cols = spec.columns
+    roles = [cols.id, cols.target, *cols.numeric, *cols.categorical]
+    assert len(roles) == len(set(roles))
+    assert cols.raw_columns[0] == cols.id and cols.raw_columns[-1] == cols.target
+    for name, bounds in spec.validation.ranges.items():
+        assert name in cols.numeric and (bounds.min is None or bounds.max is None or bounds.min < bounds.max)
 
 
 def test_model_features_order(demo_raw: dict[str, Any], tmp_path: Path) -> None:

