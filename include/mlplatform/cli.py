@@ -34,6 +34,19 @@ def cmd_tables(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spec_schema(args: argparse.Namespace) -> int:
+    """Write the spec's JSON Schema (for editors: yaml-language-server) from the pydantic model."""
+    from mlplatform.config.specs import spec_json_schema
+
+    text = spec_json_schema()
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_catalog(_: argparse.Namespace) -> int:
     from mlplatform.config.specs import load_specs
     from mlplatform.features.feature_catalog import sync_catalog
@@ -229,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("tables", help="print the table catalog as Markdown (the README's list)").set_defaults(
         func=cmd_tables
     )
+    schema = sub.add_parser("spec-schema", help="print (or write) the model spec's JSON Schema")
+    schema.add_argument("--output", help="write it to this file instead")
+    schema.set_defaults(func=cmd_spec_schema)
     sub.add_parser("catalog", help="sync every spec's features into the feature catalog").set_defaults(
         func=cmd_catalog
     )

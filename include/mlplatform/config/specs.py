@@ -486,3 +486,12 @@ def spec_path(spec_dir: str | Path, model: str) -> Path:
     if not re.match(MODEL_NAME_PATTERN, model):
         raise SpecError(f"'{model}' is not a valid model name")
     return Path(spec_dir) / f"{model}.yaml"
+
+
+def spec_json_schema() -> str:
+    """The JSON Schema of a model spec, as kept in ``include/specs/model_spec.schema.json``."""
+    import json
+
+    schema = ModelSpec.model_json_schema()
+    schema["title"] = "mlplatform model spec"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

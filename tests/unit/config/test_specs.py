@@ -212,3 +212,27 @@ def test_monitoring_errors_name_the_field(
     raw = copy.deepcopy(demo_raw)
     raw[section] = value
     assert f"field '{field}'" in _error(_write(tmp_path, raw))
+
+
+def test_shipped_json_schema_is_the_models_and_accepts_the_specs() -> None:
+    """Editors validate specs against ``model_spec.schema.json``: it must be current and agree."""
+    import json
+
+    import jsonschema
+    import yaml
+
+    from mlplatform.config.specs import spec_json_schema
+
+    shipped = (SPEC_DIR / "model_spec.schema.json").read_text()
+    assert shipped == spec_json_schema(), "stale schema: run `mlplatform spec-schema --output ...`"
+    schema = json.loads(shipped)
+
+    def as_editor_sees(path: Path) -> Any:  # YAML dates stay strings in an editor
+        return json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str))
+
+    for path in SPEC_DIR.glob("*.yaml"):
+        jsonschema.validate(as_editor_sees(path), schema)
+    raw = as_editor_sees(DEMO)
+    raw["validation"]["max_bad_row_fracton"] = 0.1
+    with pytest.raises(jsonschema.ValidationError, match="max_bad_row_fracton"):
+        jsonschema.validate(raw, schema)
