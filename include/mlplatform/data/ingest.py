@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mlplatform.config.specs import ModelSpec, SourceSpec
+from mlplatform.config.spec_sections import SourceSpec
+from mlplatform.config.specs import ModelSpec
 from mlplatform.core.errors import DataProblem
 from mlplatform.io.delta import replace_partition, sql_literal
 

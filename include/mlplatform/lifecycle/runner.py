@@ -108,7 +108,7 @@ class Platform:
         return self.layout.staging_dir(self.spec.name, safe_key(ctx.run_id))
 
     def source_uri(self, template: str, ds: str) -> str:
-        from mlplatform.config.specs import SourceSpec
+        from mlplatform.config.spec_sections import SourceSpec
 
         return SourceSpec(path=template).resolve(
             storage_root=self.settings.storage_root,

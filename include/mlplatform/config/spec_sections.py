@@ -1,0 +1,338 @@
+"""The sections of a model spec: source, columns, validation, features, training, evaluation,
+promotion, drift, labels, retraining, alerts and schedule.
+
+Each is a frozen pydantic model that refuses unknown fields; ``mlplatform.config.specs`` puts
+them together into ``ModelSpec`` and checks what spans sections.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    """A file source. ``path`` may use ``{storage_root}``, ``{model}``, ``{ds}`` (YYYY-MM-DD) and
+    ``{datasets_dir}`` (the shared data sets folder)."""
+
+    path: str
+    format: Literal["csv", "parquet", "json", "delta"] = "csv"
+    options: dict[str, str] = Field(default_factory=dict)
+
+    def resolve(self, *, storage_root: str, datasets_dir: str, model: str, ds: str) -> str:
+        """The path with its placeholders filled in (the one place a spec path is templated)."""
+        return self.path.format(
+            storage_root=storage_root.rstrip("/"),
+            model=model,
+            ds=ds,
+            datasets_dir=datasets_dir.rstrip("/"),
+        )
+
+
+class SourcesSpec(_Strict):
+    training: SourceSpec
+    scoring: SourceSpec
+
+
+class ColumnsSpec(_Strict):
+    """Column roles. Every raw column the model uses is named here once (``entity`` may repeat ``id``).
+
+    ``entity`` keys the windowed aggregates; ``timestamps`` are raw columns parsed as timestamps
+    (inputs of ``date_part`` features).
+    """
+
+    id: str
+    entity: str | None = None
+    event_time: str | None = None
+    timestamps: list[str] = Field(default_factory=list)
+    target: str
+    target_positive: str = "1"
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _roles_disjoint(self) -> ColumnsSpec:
+        seen: dict[str, str] = {}
+        roles = [("id", [self.id]), ("target", [self.target]), ("numeric", self.numeric)]
+        roles += [("categorical", self.categorical)]
+        if self.event_time:
+            roles.append(("event_time", [self.event_time]))
+        if self.entity and self.entity != self.id:
+            roles.append(("entity", [self.entity]))
+        roles.append(("timestamps", self.timestamps))
+        for role, names in roles:
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"column '{name}' has two roles: {seen[name]} and {role}")
+                seen[name] = role
+        if not self.numeric and not self.categorical:
+            raise ValueError("at least one numeric or categorical feature column is required")
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def raw_columns(self) -> list[str]:
+        extra = [self.event_time] if self.event_time else []
+        if self.entity and self.entity != self.id:
+            extra.append(self.entity)
+        return [self.id, *extra, *self.timestamps, *self.features, self.target]
+
+
+class RangeSpec(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+
+class ExtraExpectation(_Strict):
+    """Any Great Expectations expectation, by its snake_case type and keyword arguments."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidationSpec(_Strict):
+    """Expectations the raw data must meet, and what to do when it does not.
+
+    Failing rows are quarantined with the reason; the run fails when more than
+    ``max_bad_row_fraction`` of the batch fails, or on a table-level problem (empty batch, row
+    count outside the bounds, duplicated keys under ``duplicate_keys: fail``, schema drift under
+    a ``fail`` policy).
+    """
+
+    required: list[str] = Field(default_factory=list)
+    ranges: dict[str, RangeSpec] = Field(default_factory=dict)
+    allowed_values: dict[str, list[str]] = Field(default_factory=dict)
+    unique: list[str] = Field(default_factory=list)
+    min_rows: int = Field(default=1, ge=1)
+    max_rows: int | None = Field(default=None, ge=1)
+    max_bad_row_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
+    duplicate_keys: Literal["fail", "quarantine"] = "fail"
+    extra_columns: Literal["ignore", "fail"] = "ignore"
+    type_changes: Literal["fail", "ignore"] = "fail"
+    expectations: list[ExtraExpectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _row_bounds(self) -> ValidationSpec:
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError(f"max_rows ({self.max_rows}) is below min_rows ({self.min_rows})")
+        return self
+
+
+class DerivedFeature(_Strict):
+    """A feature computed from other columns: ``log1p(x)``, ``ratio(a, b)``, ``clip(x)``,
+    ``bucketize(x)`` (index of the bucket among ``boundaries``) or ``date_part(ts)`` (``part``).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    op: Literal["log1p", "ratio", "clip", "bucketize", "date_part"]
+    inputs: list[str] = Field(min_length=1, max_length=2)
+    lower: float | None = None
+    upper: float | None = None
+    boundaries: list[float] | None = None
+    part: Literal["year", "month", "dayofweek", "dayofmonth", "hour"] | None = None
+
+    @field_validator("boundaries")
+    @classmethod
+    def _increasing(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("boundaries must not be empty")
+            if any(b <= a for a, b in zip(value, value[1:], strict=False)):
+                raise ValueError(f"boundaries must be strictly increasing, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _arity(self) -> DerivedFeature:
+        expected = 2 if self.op == "ratio" else 1
+        if len(self.inputs) != expected:
+            raise ValueError(f"op '{self.op}' takes {expected} input(s), got {len(self.inputs)}")
+        if (self.op == "bucketize") != (self.boundaries is not None):
+            raise ValueError(f"field 'boundaries' is required by op 'bucketize' only (op is '{self.op}')")
+        if (self.op == "date_part") != (self.part is not None):
+            raise ValueError(f"field 'part' is required by op 'date_part' only (op is '{self.op}')")
+        return self
+
+
+WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+class AggregateFeature(_Strict):
+    """A point-in-time aggregate of the entity's strictly earlier rows within ``window`` ("7d", "24h")."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    column: str
+    agg: Literal["count", "sum", "mean", "min", "max"]
+    window: str = Field(pattern=r"^[1-9][0-9]*[smhdw]$")
+
+    @model_validator(mode="after")
+    def _star_is_count(self) -> AggregateFeature:
+        if self.column == "*" and self.agg != "count":
+            raise ValueError(f"column '*' is only valid with agg 'count', not '{self.agg}'")
+        return self
+
+    @property
+    def window_seconds(self) -> int:
+        return int(self.window[:-1]) * WINDOW_UNITS[self.window[-1]]
+
+
+class FeaturesSpec(_Strict):
+    """How raw columns become features. ``categorical_encoding``: ``index`` (one code per category),
+    ``one_hot`` (a column per category plus ``<col>__other``) or ``target`` (smoothed label mean).
+    """
+
+    numeric_impute: Literal["median", "mean", "zero", "none"] = "median"
+    max_categories: int = Field(default=50, ge=2)
+    categorical_encoding: Literal["index", "one_hot", "target"] = "index"
+    target_smoothing: float = Field(default=10.0, ge=0.0)
+    derived: list[DerivedFeature] = Field(default_factory=list)
+    aggregates: list[AggregateFeature] = Field(default_factory=list)
+
+
+class TrainingSpec(_Strict):
+    """How to train. ``params`` are XGBoost parameters, sklearn-style (``n_estimators``,
+    ``learning_rate``) or native (``eta``); see ``training.native_params`` for the mapping.
+
+    Early stopping watches logloss on ``validation_fraction`` of the train split (carved from it
+    by a hash of the id and the seed); ``early_stopping_rounds: null`` trains all rounds.
+    ``auto_scale_pos_weight`` sets ``scale_pos_weight`` to negatives/positives of the train split
+    when ``params`` does not give one; off by default, so probabilities stay calibrated to the
+    observed positive rate and the decision threshold keeps its meaning.
+    """
+
+    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
+    seed: int = 42
+    params: dict[str, Any] = Field(default_factory=dict)
+    decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    shap_sample_rows: int = Field(default=1000, ge=50)
+    early_stopping_rounds: int | None = Field(default=20, ge=1)
+    validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
+    auto_scale_pos_weight: bool = False
+
+
+class EvaluationSpec(_Strict):
+    """Holdout evaluation: bootstrap resamples for confidence intervals and slice columns."""
+
+    bootstrap_samples: int = Field(default=200, ge=0, le=5000)
+    slices: list[str] = Field(default_factory=list)
+
+
+class PromotionSpec(_Strict):
+    """Gates a challenger must pass; the first model is judged on thresholds alone.
+
+    Against a champion, both are scored on the same holdout rows: the challenger must beat the
+    champion's AUC by ``min_auc_improvement`` and, with ``require_significant_improvement``, the
+    paired bootstrap interval of the difference must lie above it. ``require_approval`` adds a
+    human decision in the Airflow UI (human-in-the-loop) after the automatic checks pass.
+    """
+
+    min_auc: float = Field(default=0.6, ge=0.0, le=1.0)
+    min_pr_auc: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_logloss: float = Field(default=10.0, gt=0.0)
+    min_auc_improvement: float = Field(default=0.0, ge=-1.0, le=1.0)
+    require_significant_improvement: bool = False
+    bootstrap_samples: int = Field(default=300, ge=50, le=5000)
+    require_approval: bool = False
+    approvers: list[str] = Field(default_factory=list)
+    approval_timeout_hours: float | None = Field(default=None, gt=0)
+
+
+class DriftSpec(_Strict):
+    """Drift, skew and input-quality checks of every scoring batch against the reference profile.
+
+    Defaults follow Evidently's DataDriftPreset (0.7): with more than 1000 reference rows numeric
+    columns use the Wasserstein distance normed by the reference's std (drift at >= 0.1) and
+    categorical columns the Jensen-Shannon distance (>= 0.1); with fewer, KS and chi-squared with
+    p < 0.05. Distances keep verdicts meaningful on large batches, where p-values flag any shift.
+    PSI is always recorded too (0.1 / 0.25 are the usual watch / act levels).
+    """
+
+    numeric_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "auto"
+    categorical_stattest: Literal["auto", "jensenshannon", "chi2", "psi"] = "auto"
+    prediction_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "psi"
+    small_sample_rows: int = Field(default=1000, ge=0)
+    wasserstein_threshold: float = Field(default=0.1, gt=0.0)
+    jensenshannon_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
+    p_value_threshold: float = Field(default=0.05, gt=0.0, lt=1.0)
+    psi_threshold: float = Field(default=0.2, gt=0.0)
+    prediction_psi_threshold: float = Field(default=0.2, gt=0.0)
+    max_null_rate_increase: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_unseen_category_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    check_skew: bool = True
+    bins: int = Field(default=10, ge=2, le=100)
+    feature_thresholds: dict[str, float] = Field(default_factory=dict)
+    history_days: int = Field(default=60, ge=1)
+
+
+class LabelsSpec(_Strict):
+    """Late ground truth: files of (id, label) that arrive after scoring, joined to past predictions.
+
+    ``path`` may contain ``{ds}`` (one file per arrival date) as the sources do; labels are matched
+    to predictions of the last ``lookback_days`` by the spec's ``columns.id``.
+    """
+
+    source: SourceSpec
+    id_column: str | None = None
+    label_column: str | None = None
+    lookback_days: int = Field(default=90, ge=1)
+    min_labeled_rows: int = Field(default=50, ge=1)
+
+
+class RetrainingPolicy(_Strict):
+    """When the scoring DAG asks the training DAG for a new version (the reason goes into its conf).
+
+    A run is *degraded* when the share of drifted input features reaches ``max_share_drifted``
+    (Evidently's dataset-drift share, 0.5), the prediction drifts (``on_prediction_drift``), or the
+    labelled AUC falls ``max_auc_drop`` below the champion's holdout AUC. Retraining fires after
+    ``consecutive_runs`` degraded runs in a row, and not again within ``cooldown_days``.
+    """
+
+    enabled: bool = True
+    max_share_drifted: float = Field(default=0.5, gt=0.0, le=1.0)
+    on_prediction_drift: bool = True
+    max_auc_drop: float | None = Field(default=0.05, gt=0.0, le=1.0)
+    consecutive_runs: int = Field(default=2, ge=1, le=30)
+    cooldown_days: int = Field(default=0, ge=0)
+
+
+class AlertsSpec(_Strict):
+    """Who hears about drift, data-quality failures and task failures of this model, and how.
+
+    Alerts go through Airflow notifiers: a JSON POST to each webhook URL and an email through the
+    Airflow SMTP connection ``smtp_conn_id``.
+    """
+
+    events: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
+        default_factory=lambda: ["drift", "data_quality", "task_failure", "retraining", "retirement"]
+    )
+    webhooks: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    from_email: str = "mlplatform@localhost"
+    smtp_conn_id: str = "smtp_default"
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not re.match(r"^https?://", url):
+                raise ValueError(f"webhook '{url}' is not an http(s) URL")
+        return urls
+
+
+class ScheduleSpec(_Strict):
+    """Crons of the training and scoring DAGs; ``catchup`` replays missed scoring dates since
+    ``start_date`` (backfills work either way: ``airflow backfill create``)."""
+
+    training: str | None = None
+    scoring: str | None = "0 2 * * *"
+    start_date: date = date(2026, 1, 1)
+    catchup: bool = False
