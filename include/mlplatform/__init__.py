@@ -1,9 +1,10 @@
-"""Domain package of the ML platform: specs, storage, Spark, validation, features,
-training, explanation, registry, scoring, drift and lineage.
+"""Domain package of the ML platform: from a model spec to governed, monitored models.
 
-Nothing in this package imports Airflow; the DAGs call it through ``include/airflow_glue.py``.
+Nothing in this package imports Airflow; the DAGs call it through ``include/airflow_glue``.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+__version__ = metadata.version("mlplatform")
