@@ -84,7 +84,8 @@ def run_platform(reference_path: Path, current_path: Path) -> dict:
     from mlplatform.config.settings import get_settings
     from mlplatform.config.specs import DriftSpec
     from mlplatform.io.spark import get_spark
-    from mlplatform.monitoring.drift import build_reference_profile, compute_drift
+    from mlplatform.monitoring.drift.profile import build_reference_profile
+    from mlplatform.monitoring.drift.verdict import compute_drift
 
     spark = get_spark(get_settings())
     reference = spark.read.parquet(str(reference_path))

@@ -7,7 +7,6 @@ HTML to Airflow's SMTP notifier.
 
 from __future__ import annotations
 
-import html
 import json
 import urllib.error
 import urllib.request
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mlplatform.core.errors import PlatformError
+from mlplatform.reporting.render import render
 
 AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]
 
@@ -59,18 +59,10 @@ def build_alert(
 
 
 def alert_html(alert: dict[str, Any]) -> str:
-    """The alert as a short HTML email body (escaped)."""
-    rows = "".join(
-        f"<tr><th align='left'>{html.escape(str(k))}</th><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
-        for k, v in alert["details"].items()
-    )
-    where = " · ".join(
-        html.escape(str(alert[k])) for k in ("dag_id", "run_id", "task_id", "logical_date") if alert.get(k)
-    )
-    return (
-        f"<h3>{html.escape(alert['title'])}</h3><p>{html.escape(alert['summary'])}</p>"
-        f"<p><small>{where}</small></p><table>{rows}</table>"
-    )
+    """The alert as a short HTML email body; every value is escaped by the template."""
+    where = [str(alert[k]) for k in ("dag_id", "run_id", "task_id", "logical_date") if alert.get(k)]
+    details = [(str(k), json.dumps(v, default=str)) for k, v in alert["details"].items()]
+    return render("alert.html.j2", alert=alert, where=where, details=details)
 
 
 def post_webhook(url: str, alert: dict[str, Any], *, timeout: float = 10.0) -> int:

@@ -4,15 +4,22 @@ where it should not be trusted, as a JSON-serialisable dict and as Markdown.
 Pure Python: the inputs are the spec (a ``ModelSpec`` or its dict), the version's metrics (flat,
 or the full evaluation report with ``metrics``/``confidence_intervals``/``slices``), its top SHAP
 features, training inputs (tables with their Delta versions), parameters and versions of code and
-libraries. The limitations section is a standard list completed with what the metrics show
-(class imbalance, small holdout, wide intervals, weak slices).
+libraries. The limitations section is a standard list completed with what the spec's drift tests
+are and what the metrics show (class imbalance, small holdout, wide intervals, weak slices). The
+Markdown form is ``reporting/templates/model_card.md.j2``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mlplatform.monitoring.drift.verdict import FeatureKind, choose_stattest
+from mlplatform.reporting.render import render
+
+if TYPE_CHECKING:
+    from mlplatform.config.specs import DriftSpec, ModelSpec
 
 CARD_FORMAT = 1
 IMBALANCE_RATE = 0.2
@@ -32,11 +39,13 @@ METRIC_ORDER = (
 )
 
 
-def _spec_dict(spec: Any) -> dict[str, Any]:
-    if hasattr(spec, "model_dump"):
-        return spec.model_dump()
-    if isinstance(spec, dict):
+def _model_spec(spec: Any) -> ModelSpec:
+    from mlplatform.config.specs import ModelSpec
+
+    if isinstance(spec, ModelSpec):
         return spec
+    if isinstance(spec, dict):
+        return ModelSpec.model_validate(spec)
     raise TypeError(f"spec must be a ModelSpec or a dict, got {type(spec).__name__}")
 
 
@@ -99,29 +108,65 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+_TEST_NAMES = {
+    "wasserstein": "the Wasserstein distance normed by the reference's standard deviation",
+    "jensenshannon": "the Jensen-Shannon distance",
+    "psi": "PSI",
+    "ks": "the Kolmogorov-Smirnov test",
+    "chi2": "the chi-squared test",
+}
+_DRIFT_TARGETS: tuple[tuple[FeatureKind, str], ...] = (
+    ("numeric", "numeric features"),
+    ("categorical", "categorical features"),
+    ("prediction", "the score"),
+)
+
+
+def _stattest_text(method: str, threshold: float) -> str:
+    if method in ("ks", "chi2"):
+        return f"{_TEST_NAMES[method]} (drift when its p-value is below {_fmt(threshold, 2)})"
+    return f"{_TEST_NAMES[method]} (drift at {_fmt(threshold, 2)} or more)"
+
+
+def _drift_sentence(drift: DriftSpec) -> str:
+    """What the scoring runs test, as ``choose_stattest`` picks it on each side of ``small_sample_rows``."""
+    rows = drift.small_sample_rows
+    parts = []
+    for kind, what in _DRIFT_TARGETS:
+        large = choose_stattest(kind, rows + 1, drift)
+        small = choose_stattest(kind, rows, drift)
+        text = f"{what} by {_stattest_text(*large)}"
+        if small != large:
+            text += f" above {rows} reference rows and by {_stattest_text(*small)} at or below"
+        parts.append(text)
+    overrides = ", ".join(
+        f"{name} {_fmt(value, 2)}" for name, value in sorted(drift.feature_thresholds.items())
+    )
+    return (
+        "Input drift is checked on every scoring batch against the training data: "
+        + "; ".join(parts)
+        + (f"; with per-feature thresholds {overrides}" if overrides else "")
+        + ". These tests detect shifts in distributions, not losses of accuracy, which need outcomes "
+        "joined back to the predictions."
+    )
+
+
 def _limitations(
-    spec: dict[str, Any],
+    spec: ModelSpec,
     point: dict[str, Any],
     intervals: dict[str, Any],
     slices: dict[str, Any],
     data: dict[str, Any],
 ) -> list[str]:
-    columns = spec.get("columns", {})
-    training = spec.get("training", {})
-    drift = spec.get("drift", {})
-    source = data["details"].get("source_uri") or spec.get("source", {}).get("training", {}).get("path")
+    source = data["details"].get("source_uri") or spec.source.training.path
     batch = data["details"].get("batch_id")
-    threshold = training.get("decision_threshold", 0.5)
-    target = columns.get("target", "the target")
-    positive = columns.get("target_positive", "1")
+    target, positive = spec.columns.target, spec.columns.target_positive
     items = [
         f"Trained on the population in the training source ({source or 'unknown'}"
         f"{', batch ' + str(batch) if batch else ''}); rows from outside that population (new segments, "
         "markets, products or time periods) are extrapolations.",
-        f"Input drift is monitored by PSI on each feature (threshold {_fmt(drift.get('psi_threshold'), 2)}) "
-        f"and on the score (threshold {_fmt(drift.get('prediction_psi_threshold'), 2)}); PSI detects shifts "
-        "in distributions, not losses of accuracy, which need outcomes joined back to the predictions.",
-        f"Decisions use a fixed threshold of {_fmt(float(threshold), 2)} on the score"
+        _drift_sentence(spec.drift),
+        f"Decisions use a fixed threshold of {_fmt(spec.training.decision_threshold, 2)} on the score"
         + (
             f" (holdout precision {_fmt(point.get('precision_at_threshold'))}, "
             f"recall {_fmt(point.get('recall_at_threshold'))})"
@@ -189,36 +234,34 @@ def build_model_card(
     library_versions: dict[str, Any],
 ) -> dict[str, Any]:
     """The card of one model version as a JSON-serialisable dict (deterministic for equal inputs)."""
-    spec = _spec_dict(spec_dict_or_spec)
+    spec = _model_spec(spec_dict_or_spec)
     point, intervals, slices = _split_metrics(metrics or {})
     data = _data_section(training_inputs or {})
-    features = []
-    for rank, row in enumerate(top_features or [], start=1):
-        features.append(
-            {
-                "rank": int(row.get("rank", rank)),
-                "feature": row.get("feature"),
-                "mean_abs_shap": _number(row.get("mean_abs_shap")),
-            }
-        )
-    columns = spec.get("columns", {})
+    features = [
+        {
+            "rank": int(row.get("rank", rank)),
+            "feature": row.get("feature"),
+            "mean_abs_shap": _number(row.get("mean_abs_shap")),
+        }
+        for rank, row in enumerate(top_features or [], start=1)
+    ]
     return {
         "format": CARD_FORMAT,
-        "model": spec.get("name"),
+        "model": spec.name,
         "version": int(version),
-        "purpose": spec.get("description") or "",
-        "owner": spec.get("owner") or "",
-        "tags": list(spec.get("tags") or []),
-        "target": {"column": columns.get("target"), "positive": columns.get("target_positive")},
-        "decision_threshold": spec.get("training", {}).get("decision_threshold"),
+        "purpose": spec.description,
+        "owner": spec.owner,
+        "tags": list(spec.tags),
+        "target": {"column": spec.columns.target, "positive": spec.columns.target_positive},
+        "decision_threshold": spec.training.decision_threshold,
         "data": data,
         "metrics": point,
         "confidence_intervals": {k: v for k, v in intervals.items() if v},
         "slices": slices,
         "top_features": features,
         "limitations": _limitations(spec, point, intervals, slices, data),
-        "promotion_gates": dict(spec.get("promotion") or {}),
-        "drift_monitoring": dict(spec.get("drift") or {}),
+        "promotion_gates": spec.promotion.model_dump(),
+        "drift_monitoring": spec.drift.model_dump(),
         "params": params or {},
         "code_version": code_version,
         "library_versions": dict(library_versions or {}),
@@ -226,107 +269,22 @@ def build_model_card(
 
 
 def _cell(value: Any) -> str:
+    """A value as one Markdown table cell: formatted like the card's numbers, pipes escaped."""
     return _fmt(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return lines
+def _interval_header(intervals: dict[str, Any]) -> str:
+    level = next((ci.get("level") for ci in intervals.values() if ci and ci.get("level")), None)
+    return f"{level:.0%} interval" if level else "interval"
 
 
 def render_model_card_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown: purpose, owner, data, metrics, slices, top features, limitations,
-    library versions and code version."""
-    out = [f"# Model card: {card['model']} v{card['version']}", ""]
-    out += ["## Purpose", "", card.get("purpose") or "_No description in the model spec._", ""]
-    target = card.get("target") or {}
-    if target.get("column"):
-        out += [
-            f"Target: `{target['column']}` = `{target.get('positive')}`; decision threshold "
-            f"{_fmt(card.get('decision_threshold'), 2)}.",
-            "",
-        ]
-    out += ["## Owner", "", card.get("owner") or "_unknown_", ""]
-    if card.get("tags"):
-        out += ["Tags: " + ", ".join(card["tags"]), ""]
-
-    data = card.get("data") or {}
-    out += ["## Data", ""]
-    if data.get("tables"):
-        out += _table(
-            ["input", "uri", "Delta version"],
-            [[t["name"], t["uri"], t.get("delta_version")] for t in data["tables"]],
-        )
-        out.append("")
-    for key, value in sorted((data.get("details") or {}).items()):
-        out.append(f"- {key}: {_cell(value)}")
-    if not data.get("tables") and not data.get("details"):
-        out.append("_No training inputs recorded._")
-    out.append("")
-
-    out += ["## Metrics", ""]
-    metrics = card.get("metrics") or {}
-    intervals = card.get("confidence_intervals") or {}
-    if metrics:
-        rows = []
-        for name, value in metrics.items():
-            ci = intervals.get(name)
-            ci_text = f"{_fmt(ci.get('low'))} to {_fmt(ci.get('high'))}" if ci else ""
-            rows.append([name, value, ci_text])
-        level = next((ci.get("level") for ci in intervals.values() if ci and ci.get("level")), None)
-        ci_header = f"{level:.0%} interval" if level else "interval"
-        out += _table(["metric", "holdout value", ci_header], rows)
-    else:
-        out.append("_No metrics recorded._")
-    out.append("")
-
-    slices = card.get("slices") or {}
-    out += ["## Slices", ""]
-    if slices:
-        for name, groups in slices.items():
-            out += [f"### {name}", ""]
-            out += _table(
-                ["value", "rows", "positive rate", "AUC", "PR-AUC", "logloss"],
-                [
-                    [
-                        g.get("value"),
-                        g.get("rows"),
-                        g.get("positive_rate"),
-                        g.get("auc"),
-                        g.get("pr_auc"),
-                        g.get("logloss"),
-                    ]
-                    for g in groups or []
-                ],
-            )
-            out.append("")
-    else:
-        out += ["_No slices configured._", ""]
-
-    out += ["## Top features (SHAP)", ""]
-    if card.get("top_features"):
-        out += _table(
-            ["rank", "feature", "mean abs SHAP"],
-            [[f["rank"], f["feature"], f["mean_abs_shap"]] for f in card["top_features"]],
-        )
-    else:
-        out.append("_No SHAP report._")
-    out.append("")
-
-    out += ["## Limitations", ""]
-    out += [f"- {item}" for item in card.get("limitations") or []]
-    out.append("")
-
-    if card.get("params"):
-        out += ["## Training parameters", ""]
-        out += [f"- {key}: {_cell(value)}" for key, value in sorted(card["params"].items())]
-        out.append("")
-
-    out += ["## Library versions", ""]
-    out += _table(
-        ["library", "version"], [[k, v] for k, v in sorted((card.get("library_versions") or {}).items())]
+    training parameters, library versions and code version."""
+    return render(
+        "model_card.md.j2",
+        card=card,
+        fmt=_fmt,
+        cell=_cell,
+        interval_header=_interval_header(card["confidence_intervals"]),
     )
-    out.append("")
-    out += ["## Code version", "", f"`{card.get('code_version') or 'unknown'}`", ""]
-    return "\n".join(out)

@@ -9,7 +9,6 @@ with None where a value is undefined (one class only, no rows).
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -281,33 +280,3 @@ def paired_auc_difference(
         "level": level,
         "n_bootstrap": int(n_bootstrap),
     }
-
-
-def calibration_plot_png(calibration: dict[str, Any]) -> bytes:
-    """A reliability diagram (with the diagonal and per-bin counts) as PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    bins = calibration.get("bins", [])
-    predicted = [b["mean_predicted"] for b in bins]
-    observed = [b["fraction_positive"] for b in bins]
-    counts = [b["count"] for b in bins]
-    fig = Figure(figsize=(5.0, 6.0))
-    FigureCanvasAgg(fig)
-    try:
-        top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
-        top.plot(predicted, observed, "o-", color="#1f77b4", label="model")
-        top.set_xlim(0, 1)
-        top.set_ylim(0, 1)
-        top.set_ylabel("fraction positive")
-        top.set_title("Reliability diagram")
-        top.legend(loc="upper left")
-        bottom.bar(predicted, counts, width=0.8 / CALIBRATION_BINS, color="#7f7f7f")
-        bottom.set_xlabel("mean predicted probability")
-        bottom.set_ylabel("rows")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-        return buf.getvalue()
-    finally:
-        fig.clear()

@@ -1,4 +1,4 @@
-"""Drift: PSI, reference profiles and batch comparison on small Spark DataFrames."""
+"""Drift on small Spark DataFrames: reference profiles, per-column verdicts, summary and report."""
 
 from __future__ import annotations
 
@@ -10,20 +10,9 @@ import pandas as pd
 import pytest
 
 from mlplatform.config.specs import DriftSpec
-from mlplatform.monitoring.drift import (
-    OTHER,
-    build_reference_profile,
-    chi2_p_value,
-    compute_drift,
-    drift_summary,
-    histogram,
-    jensenshannon_distance,
-    ks_from_quantiles,
-    psi,
-    quantile_grid,
-    render_drift_report,
-    wasserstein_normed,
-)
+from mlplatform.monitoring.drift.profile import OTHER, build_reference_profile
+from mlplatform.monitoring.drift.verdict import compute_drift, drift_summary
+from mlplatform.reporting.drift_report import render_drift_report
 
 N = 5000
 NUMERIC = ["x", "y"]
@@ -49,17 +38,6 @@ def profile(spark) -> dict:  # type: ignore[no-untyped-def]
     return build_reference_profile(
         spark.createDataFrame(_frame(1)), NUMERIC, CATEGORICAL, score_col="score", bins=10
     )
-
-
-def test_psi_identical_is_zero_and_shift_is_large() -> None:
-    p = [0.1] * 10
-    assert psi(p, p) == 0.0
-    shifted = [0.0, 0.0, 0.0, 0.05, 0.05, 0.1, 0.1, 0.2, 0.2, 0.3]
-    assert psi(p, shifted) > 0.2
-    assert psi(p, shifted) == pytest.approx(psi(shifted, p), rel=0.5)
-    assert psi([0.5, 0.5], [0.52, 0.48]) < 0.01
-    with pytest.raises(ValueError):
-        psi([0.5, 0.5], [1.0])
 
 
 @pytest.mark.spark
@@ -117,25 +95,33 @@ def test_unseen_categories_and_nulls(spark, profile: dict) -> None:  # type: ign
     frame.loc[:99, "c"] = "zzz"
     frame.loc[100:599, "x"] = math.nan
     frame.loc[600:1099, "y"] = None
-    df = spark.createDataFrame(frame)
-    props, null_rate, nonnull = histogram(df, "c", profile["features"]["c"])
-    assert props[-1] == pytest.approx(100 / N)
-    assert null_rate == 0.0 and nonnull == N
-    props, null_rate, nonnull = histogram(df, "x", profile["features"]["x"])
-    assert null_rate == pytest.approx(500 / N) and nonnull == N - 500
-    assert sum(props) == pytest.approx(1.0)
-    y = {d.feature: d for d in _check(profile, df)}["y"]
+    by_name = {d.feature: d for d in _check(profile, spark.createDataFrame(frame))}
+    c = by_name["c"]
+    assert c.bin_labels[-1] == OTHER and c.current_proportions[-1] == pytest.approx(100 / N)
+    assert c.null_rate_current == 0.0
+    x = by_name["x"]
+    assert x.null_rate_current == pytest.approx(500 / N)
+    assert sum(x.current_proportions) == pytest.approx(1.0)
+    y = by_name["y"]
     assert y.null_rate_current >= 500 / N
     assert y.null_rate_reference == pytest.approx(0.02, abs=0.01)
 
 
 @pytest.mark.spark
-def test_histogram_bin_edges(spark) -> None:  # type: ignore[no-untyped-def]
-    fp = {"kind": "numeric", "edges": [None, 1.0, 2.0, None]}
+def test_batch_is_counted_in_the_profile_bins(spark) -> None:  # type: ignore[no-untyped-def]
+    fp = {
+        "kind": "numeric",
+        "edges": [None, 1.0, 2.0, None],
+        "proportions": [0.2, 0.4, 0.4],
+        "null_rate": 0.0,
+    }
+    profile = {"row_count": 5, "features": {"v": fp}, "prediction": None}
     df = spark.createDataFrame(pd.DataFrame({"v": [0.5, 1.0, 1.5, 2.0, 3.0, None]}))
-    props, null_rate, nonnull = histogram(df, "v", fp)
-    assert props == pytest.approx([0.2, 0.4, 0.4])
-    assert null_rate == pytest.approx(1 / 6) and nonnull == 5
+    (v,) = _check(profile, df)
+    assert v.current_proportions == pytest.approx((0.2, 0.4, 0.4))
+    assert v.null_rate_current == pytest.approx(1 / 6) and v.current_rows == 6
+    assert v.bin_labels == ("(-inf, 1)", "[1, 2)", "[2, +inf)")
+    assert (v.metric, v.value, v.drifted) == ("psi", 0.0, False)  # no quantile grid: PSI decides
 
 
 @pytest.mark.spark
@@ -143,42 +129,6 @@ def test_empty_batch_raises(spark, profile: dict) -> None:  # type: ignore[no-un
     empty = spark.createDataFrame(_frame(5)).limit(0)
     with pytest.raises(ValueError, match="empty"):
         _check(profile, empty)
-
-
-def test_wasserstein_matches_scipy_on_exact_quantiles() -> None:
-    from scipy.stats import wasserstein_distance
-
-    rng = np.random.default_rng(0)
-    ref, cur = rng.normal(0.0, 2.0, 20000), rng.normal(0.5, 2.0, 20000)
-    grid = quantile_grid(1000)
-    ours = wasserstein_normed(np.quantile(ref, grid), np.quantile(cur, grid), float(np.std(ref)))
-    assert ours == pytest.approx(wasserstein_distance(ref, cur) / np.std(ref), rel=0.02)
-    assert ours == pytest.approx(0.25, abs=0.02)
-    assert wasserstein_normed([1.0, 1.0], [1.0, 1.0], 0.0) == 0.0
-
-
-def test_ks_from_quantiles_agrees_with_scipy() -> None:
-    from scipy.stats import ks_2samp
-
-    rng = np.random.default_rng(1)
-    ref, cur = rng.normal(0.0, 1.0, 3000), rng.normal(0.2, 1.0, 2000)
-    grid = quantile_grid(100)
-    stat, p = ks_from_quantiles(np.quantile(ref, grid).tolist(), np.quantile(cur, grid).tolist(), 3000, 2000)
-    exact = ks_2samp(ref, cur)
-    assert stat == pytest.approx(exact.statistic, abs=0.011)
-    assert p < 0.05 and exact.pvalue < 0.05
-    same, p_same = ks_from_quantiles(
-        np.quantile(ref, grid).tolist(), np.quantile(ref, grid).tolist(), 3000, 3000
-    )
-    assert same == 0.0 and p_same == pytest.approx(1.0)
-
-
-def test_jensenshannon_and_chi2() -> None:
-    assert jensenshannon_distance([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-9)
-    assert jensenshannon_distance([1.0, 0.0], [0.0, 1.0]) == pytest.approx(math.sqrt(math.log(2)))
-    assert jensenshannon_distance([0.5, 0.3, 0.2], [0.9, 0.05, 0.05]) > 0.1
-    assert chi2_p_value([0.5, 0.5], [500, 500]) == pytest.approx(1.0)
-    assert chi2_p_value([0.5, 0.5], [600, 400]) < 1e-6
 
 
 @pytest.mark.spark

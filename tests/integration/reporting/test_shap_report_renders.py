@@ -22,7 +22,8 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 def _report_html() -> str:
     import xgboost as xgb
 
-    from mlplatform.modeling.explain import compute_shap_values, render_shap_report
+    from mlplatform.modeling.explain import compute_shap_values
+    from mlplatform.reporting.shap_report import render_shap_report
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(600, 4)), columns=["tenure", "charges", "calls", "age"])

@@ -104,8 +104,8 @@ def test_card_fields(card, churn_spec) -> None:  # type: ignore[no-untyped-def]
         {"rank": 1, "feature": "tenure_months", "mean_abs_shap": 0.61},
         {"rank": 2, "feature": "contract", "mean_abs_shap": 0.42},
     ]
-    assert card["promotion_gates"]["min_auc"] == 0.7
-    assert card["drift_monitoring"]["psi_threshold"] == 0.2
+    assert card["promotion_gates"] == churn_spec.promotion.model_dump()
+    assert card["drift_monitoring"] == churn_spec.drift.model_dump()
     assert (card["code_version"], card["library_versions"], card["params"]) == ("abc123-dirty", LIBS, PARAMS)
     json.dumps(card, allow_nan=False)  # JSON-serialisable as is
 
@@ -124,7 +124,6 @@ def test_limitations_are_derived_from_metrics(card) -> None:  # type: ignore[no-
     text = "\n".join(card["limitations"])
     assert "Trained on the population in the training source" in text
     assert "(/lake/landing/churn_demo/training.csv, batch" in text and "training_2024-01-01" in text
-    assert "PSI" in text and "threshold 0.20" in text
     assert "fixed threshold of 0.50" in text and "precision 0.5500" in text
     assert "Class imbalance" in text and "12.0%" in text
     assert "only 600 rows" in text
@@ -132,6 +131,41 @@ def test_limitations_are_derived_from_metrics(card) -> None:  # type: ignore[no-
     assert "weaker on slice contract = Month-to-month: AUC 0.7000 against 0.8400" in text
     assert "contract = Two year has only 12 holdout rows" in text
     assert "contract = One year has a single class" in text
+
+
+def _drift_limitation(card: dict[str, Any]) -> str:
+    return next(item for item in card["limitations"] if item.startswith("Input drift"))
+
+
+def test_drift_limitation_names_the_automatic_tests(churn_spec) -> None:  # type: ignore[no-untyped-def]
+    spec = {**churn_spec.model_dump(), "drift": {"prediction_stattest": "psi"}}  # defaults otherwise
+    text = _drift_limitation(build_model_card(spec, 1, {}, [], {}, {}, "v", {}))
+    assert "numeric features by the Wasserstein distance normed by the reference's standard deviation" in text
+    assert "(drift at 0.10 or more) above 1000 reference rows" in text
+    assert "by the Kolmogorov-Smirnov test (drift when its p-value is below 0.05) at or below" in text
+    assert "categorical features by the Jensen-Shannon distance (drift at 0.10 or more)" in text
+    assert "by the chi-squared test" in text
+    assert "the score by PSI (drift at 0.20 or more)" in text
+    assert "PSI on each feature" not in text
+
+
+def test_drift_limitation_follows_the_configured_tests(churn_spec) -> None:  # type: ignore[no-untyped-def]
+    drift = {
+        "numeric_stattest": "psi",
+        "categorical_stattest": "jensenshannon",
+        "prediction_stattest": "ks",
+        "psi_threshold": 0.25,
+        "jensenshannon_threshold": 0.2,
+        "p_value_threshold": 0.01,
+        "feature_thresholds": {"tenure_months": 0.3},
+    }
+    spec = {**churn_spec.model_dump(), "drift": {**churn_spec.drift.model_dump(), **drift}}
+    text = _drift_limitation(build_model_card(spec, 1, {}, [], {}, {}, "v", {}))
+    assert "numeric features by PSI (drift at 0.25 or more);" in text
+    assert "categorical features by the Jensen-Shannon distance (drift at 0.20 or more);" in text
+    assert "the score by the Kolmogorov-Smirnov test (drift when its p-value is below 0.01)" in text
+    assert "with per-feature thresholds tenure_months 0.30" in text
+    assert "reference rows" not in text and "Wasserstein" not in text
 
 
 def test_balanced_large_holdout_has_only_the_standard_limitations(churn_spec) -> None:  # type: ignore[no-untyped-def]

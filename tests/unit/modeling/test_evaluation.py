@@ -8,8 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from mlplatform.modeling.evaluation import calibration_plot_png, full_metrics, paired_auc_difference
+from mlplatform.modeling.evaluation import full_metrics, paired_auc_difference
 from mlplatform.modeling.training import evaluate
+from mlplatform.reporting.plots import calibration_plot_png
 
 INTERVAL_METRICS = ("auc", "pr_auc", "logloss", "brier")
 
@@ -166,5 +167,14 @@ def test_result_is_strict_json(result) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_calibration_plot_is_png(result) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    open_before = len(plt.get_fignums())
     png = calibration_plot_png(result["calibration"])
     assert png.startswith(b"\x89PNG")
+    height, width, _ = mpimg.imread(io.BytesIO(png)).shape
+    assert height > width > 300  # a 5 x 6 inch figure at 90 dpi, cropped to its content
+    assert len(plt.get_fignums()) == open_before

@@ -10,12 +10,8 @@ import pandas as pd
 import pytest
 import xgboost
 
-from mlplatform.modeling.explain import (
-    ShapResult,
-    compute_shap_values,
-    render_shap_report,
-    shap_importance_rows,
-)
+from mlplatform.modeling.explain import ShapResult, compute_shap_values, shap_importance_rows
+from mlplatform.reporting.shap_report import render_shap_report
 
 
 @pytest.fixture(scope="module")
