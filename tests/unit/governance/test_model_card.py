@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from typing import Any
 
 import pytest
 
-from mlplatform.core.provenance import library_versions
 from mlplatform.governance.model_card import build_model_card, render_model_card_markdown
 
 REPORT: dict[str, Any] = {
@@ -224,28 +222,6 @@ def test_markdown_of_a_sparse_card(churn_spec) -> None:  # type: ignore[no-untyp
 def test_cells_are_escaped(churn_spec) -> None:  # type: ignore[no-untyped-def]
     card = build_model_card(churn_spec, 1, {}, [{"feature": "a|b", "mean_abs_shap": 1.0}], {}, {}, "v", {})
     assert "| 1 | a\\|b | 1.0000 |" in render_model_card_markdown(card)
-
-
-def test_library_versions() -> None:
-    versions = library_versions()
-    assert set(versions) == {
-        "xgboost",
-        "pyspark",
-        "delta-spark",
-        "great_expectations",
-        "shap",
-        "numpy",
-        "pandas",
-        "scikit-learn",
-        "python",
-    }
-    assert versions["python"] == ".".join(map(str, sys.version_info[:3]))
-    import numpy
-    import xgboost
-
-    assert versions["numpy"] == numpy.__version__
-    assert versions["xgboost"] == xgboost.__version__
-    assert versions["delta-spark"] and versions["pyspark"]
 
 
 def test_rejects_other_spec_types() -> None:
