@@ -101,8 +101,9 @@ def run(rows: int, rounds: int, repeats: int, workdir: Path) -> dict[str, Any]:
     from mlplatform.features.engineering import output_feature_names
     from mlplatform.io.catalog import TABLES
     from mlplatform.io.delta import replace_table_partition, sql_literal
+    from mlplatform.modeling.booster import load_booster
     from mlplatform.modeling.scoring import score_frame
-    from mlplatform.modeling.training import SINGLE_NODE, load_booster, train_model
+    from mlplatform.modeling.training import SINGLE_NODE, train_model
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -44,13 +44,8 @@ def run(sizes: list[int], rounds: int, workdir: Path) -> dict:
 
     from mlplatform.config.settings import get_settings
     from mlplatform.features.engineering import output_feature_names
-    from mlplatform.modeling.training import (
-        DISTRIBUTED,
-        SINGLE_NODE,
-        load_booster,
-        native_params,
-        train_model,
-    )
+    from mlplatform.modeling.booster import load_booster
+    from mlplatform.modeling.training import DISTRIBUTED, SINGLE_NODE, native_params, train_model
 
     get_settings.cache_clear()
     settings = get_settings()

@@ -79,7 +79,7 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from mlplatform.io.spark import get_spark
-    from mlplatform.registry.store import champion_version, load_version, versions
+    from mlplatform.registry import ModelRegistry
 
     settings = get_settings()
     layout = StorageLayout(settings.storage_root)
@@ -88,16 +88,16 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     def table(uri: str):  # type: ignore[no-untyped-def]
         return spark.read.format("delta").load(uri) if DeltaTable.isDeltaTable(spark, uri) else None
 
-    registry = layout.platform_table("model_registry")
-    champ = champion_version(spark, registry, model)
+    registry = ModelRegistry(spark, layout.platform_table("model_registry"))
+    champ = registry.champion_version(model)
     summary: dict[str, Any] = {
         "model": model,
         "storage_root": settings.storage_root,
-        "versions": [int(v["version"]) for v in versions(spark, registry, model)],
+        "versions": [int(v["version"]) for v in registry.versions(model)],
         "champion_version": champ,
     }
     if champ is not None:
-        loaded = load_version(spark, registry, model, champ)
+        loaded = registry.load_version(model, champ)
         summary["champion_metrics"] = {k: round(float(v), 4) for k, v in loaded.metrics.items()}
         summary["champion_artifacts"] = loaded.artifact_uri
         summary["shap_report"] = layout.shap_report(model, champ)

@@ -124,12 +124,11 @@ def sync_catalog(spark: SparkSession, catalog_uri: str, registry_uri: str, specs
     """Upsert every spec's features into the catalog (keyed by name and definition); returns rows."""
     from delta.tables import DeltaTable
 
-    from mlplatform.registry.store import versions
+    from mlplatform.registry import ModelRegistry
 
     schema = TABLES["feature_catalog"]
-    versions_by_model = {
-        s.name: [int(v["version"]) for v in versions(spark, registry_uri, s.name)] for s in specs
-    }
+    registry = ModelRegistry(spark, registry_uri)
+    versions_by_model = {s.name: [int(v["version"]) for v in registry.versions(s.name)] for s in specs}
     rows = catalog_rows(specs, versions_by_model)
     ensure_table(spark, catalog_uri, schema)
     updates = spark.createDataFrame(rows, schema.ddl)

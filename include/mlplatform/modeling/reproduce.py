@@ -89,9 +89,10 @@ def spec_changes(spec: ModelSpec, params: dict[str, Any], feature_state: dict[st
 
 
 def _registered_row(spark: SparkSession, registry_uri: str, model: str, version: int) -> dict[str, Any]:
-    from mlplatform.registry.store import versions
+    from mlplatform.registry import ModelRegistry
 
-    row = next((r for r in versions(spark, registry_uri, model) if int(r["version"]) == version), None)
+    registered = ModelRegistry(spark, registry_uri).versions(model)
+    row = next((r for r in registered if int(r["version"]) == version), None)
     if row is None:
         raise ReproduceError(f"model '{model}' has no registered version {version} in {registry_uri}")
     return row
@@ -162,15 +163,16 @@ def reproduce_version(
     from mlplatform.core.provenance import code_version, library_versions
     from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout
-    from mlplatform.modeling.training import load_booster, predict_scores, train_model
-    from mlplatform.registry.store import load_version
+    from mlplatform.modeling.booster import load_booster
+    from mlplatform.modeling.training import predict_scores, train_model
+    from mlplatform.registry import ModelRegistry
 
     layout = StorageLayout(settings.storage_root)
     registry_uri = layout.platform_table("model_registry")
     row = _registered_row(spark, registry_uri, model, version)
     params = json.loads(row.get("params") or "{}")
     spec = load_spec(spec_path(settings.spec_dir, model))
-    loaded = load_version(spark, registry_uri, model, version)
+    loaded = ModelRegistry(spark, registry_uri).load_version(model, version)
     if spec.content_hash != row["spec_hash"]:
         changes = spec_changes(spec, params, loaded.feature_state)
         detail = "; ".join(changes) if changes else "fields outside the recorded training/features sections"
@@ -271,8 +273,8 @@ def reproduce_version(
 def main(argv: list[str] | None = None) -> int:
     """CLI: print the reproduction report; exit 0 on a match, 1 on a mismatch or spec change, 2 on error."""
     from mlplatform.config.settings import get_settings
+    from mlplatform.core.errors import RegistryError
     from mlplatform.io.spark import get_spark
-    from mlplatform.registry.store import RegistryError
 
     parser = argparse.ArgumentParser(
         prog="python -m mlplatform.modeling.reproduce",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlplatform.config.specs import ModelSpec
 from mlplatform.core.errors import ConfigError, DataProblem
+from mlplatform.modeling.booster import BOOSTER_FORMAT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from mlplatform.config.settings import Settings
 
 DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1}
-BOOSTER_FORMAT = "ubj"
 SINGLE_NODE, DISTRIBUTED = "single_node", "distributed"
 TrainingPath = Literal["single_node", "distributed"]
 VALIDATION_COL = "_is_validation"
@@ -344,15 +344,6 @@ def _finish(booster: xgb.Booster, names: list[str], result: TrainResult) -> None
     result.best_iteration = best
     result.num_trees = booster.num_boosted_rounds()
     result.booster_raw = bytes(booster.save_raw(raw_format=BOOSTER_FORMAT))
-
-
-def load_booster(raw: bytes) -> xgb.Booster:
-    """A booster from UBJSON bytes (XGBoost's own format, never pickle)."""
-    import xgboost as xgb
-
-    booster = xgb.Booster()
-    booster.load_model(bytearray(raw))
-    return booster
 
 
 def predict_scores(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 
 from mlplatform.config.settings import Settings
 from mlplatform.config.specs import ModelSpec, TrainingSpec
+from mlplatform.modeling.booster import load_booster
 from mlplatform.modeling.training import (
     DISTRIBUTED,
     SINGLE_NODE,
@@ -17,7 +18,6 @@ from mlplatform.modeling.training import (
     choose_path,
     computed_scale_pos_weight,
     evaluate,
-    load_booster,
     native_params,
     predict_scores,
     sklearn_params,

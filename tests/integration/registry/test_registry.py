@@ -1,7 +1,8 @@
-"""Model registry: the promotion gate, alias replay, idempotent registration and verified loading."""
+"""Model registry: alias replay, idempotent registration, verified loading, explanations."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -9,85 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mlplatform.config.specs import PromotionSpec
-from mlplatform.io.layout import StorageLayout
-from mlplatform.registry.store import (
-    BOOSTER_FILE,
-    MANIFEST_FILE,
-    NoChampionError,
-    RegistryError,
-    append_alias_events,
-    champion_version,
-    current_aliases,
-    decide_promotion,
-    load_champion,
-    load_version,
-    register_version,
-    versions,
-)
+from mlplatform.registry import NoChampionError, RegistryError
+from mlplatform.registry.artifacts import BOOSTER_FILE, EXPLANATION_MANIFEST_FILE, MANIFEST_FILE
+from mlplatform.registry.events import current_aliases
 
-MODEL = "tiny_model"
-GATES = PromotionSpec(min_auc=0.7, min_pr_auc=0.3, max_logloss=0.65, min_auc_improvement=0.01)
-GOOD = {"auc": 0.8, "pr_auc": 0.5, "logloss": 0.4}
-
-
-# --- decide_promotion ---------------------------------------------------------------------------
-
-
-def _by_check(checks: list[dict[str, Any]]) -> dict[str, bool]:
-    return {c["check"]: c["passed"] for c in checks}
-
-
-def test_first_model_passing_all_thresholds_is_promoted() -> None:
-    promoted, checks = decide_promotion(GOOD, GATES, None)
-    assert promoted is True
-    assert _by_check(checks) == {"min_auc": True, "min_pr_auc": True, "max_logloss": True}
-    auc = next(c for c in checks if c["check"] == "min_auc")
-    assert (auc["value"], auc["threshold"]) == (0.8, 0.7)
-
-
-@pytest.mark.parametrize(
-    ("override", "failing"),
-    [
-        ({"auc": 0.69}, "min_auc"),
-        ({"pr_auc": 0.29}, "min_pr_auc"),
-        ({"logloss": 0.66}, "max_logloss"),
-    ],
-)
-def test_each_threshold_can_fail_alone(override: dict[str, float], failing: str) -> None:
-    promoted, checks = decide_promotion({**GOOD, **override}, GATES, None)
-    assert promoted is False
-    assert [name for name, ok in _by_check(checks).items() if not ok] == [failing]
-
-
-def test_thresholds_are_inclusive() -> None:
-    promoted, _ = decide_promotion({"auc": 0.7, "pr_auc": 0.3, "logloss": 0.65}, GATES, None)
-    assert promoted is True
-
-
-def test_challenger_must_beat_champion_by_margin() -> None:
-    promoted, checks = decide_promotion(GOOD, GATES, {"auc": 0.795, "pr_auc": 0.5, "logloss": 0.4})
-    assert promoted is False
-    beat = next(c for c in checks if c["check"] == "beats_champion_auc")
-    assert beat["passed"] is False
-    assert beat["threshold"] == pytest.approx(0.805)
-    promoted, checks = decide_promotion(GOOD, GATES, {"auc": 0.79, "pr_auc": 0.5, "logloss": 0.4})
-    assert promoted is True
-    assert _by_check(checks)["beats_champion_auc"] is True
-
-
-def test_beating_champion_does_not_excuse_a_failed_threshold() -> None:
-    promoted, checks = decide_promotion({**GOOD, "logloss": 0.9}, GATES, {"auc": 0.5})
-    assert promoted is False
-    assert _by_check(checks) == {
-        "min_auc": True,
-        "min_pr_auc": True,
-        "max_logloss": False,
-        "beats_champion_auc": True,
-    }
-
-
-# --- current_aliases ----------------------------------------------------------------------------
+# --- alias replay (pure) -------------------------------------------------------------------------
 
 
 def _ev(version: int, event: str, alias: str | None = "champion") -> dict[str, Any]:
@@ -109,78 +36,40 @@ def test_alias_replay() -> None:
     assert current_aliases(events) == {"champion": 1}
     events.append(_ev(2, "promoted", "challenger"))
     assert current_aliases(events) == {"champion": 1, "challenger": 2}
+    events.append(_ev(3, "explained", None))  # explanations never move aliases
+    assert current_aliases(events) == {"champion": 1, "challenger": 2}
 
 
 # --- registration and loading (Spark + Delta) ---------------------------------------------------
 
 
-def _documents(feature_names: list[str], auc: float = 0.8) -> dict[str, Any]:
-    return {
-        "feature_state.json": {"format": 1, "impute": {}, "vocabulary": {}, "feature_names": feature_names},
-        "reference_profile.json": {"features": {}},
-        "metrics.json": {"auc": auc, "pr_auc": 0.5, "logloss": 0.4},
-        "signature.json": {"feature_names": feature_names, "feature_types": ["double"] * len(feature_names)},
-    }
-
-
-def _register(spark, registry: str, layout: StorageLayout, raw: bytes, run_id: str, names: list[str]):  # type: ignore[no-untyped-def]
-    return register_version(
-        spark,
-        registry,
-        model=MODEL,
-        version_dir_for=lambda v: layout.model_version_dir(MODEL, v),
-        booster_raw=raw,
-        documents=_documents(names),
-        extra_files={"notes.txt": b"hello"},
-        run_id=run_id,
-        dag_id="tiny_model_training",
-        actor="test",
-        reason="unit test",
-        spec_hash="0" * 64,
-        training_inputs={"features": 1},
-        params={"max_depth": 3},
-        code_version="test",
-    )
-
-
 @pytest.fixture()
-def registered(spark, storage_root: str, tiny_booster):  # type: ignore[no-untyped-def]
-    """One registered version (v1) of the tiny booster in a fresh registry."""
-    layout = StorageLayout(storage_root)
-    registry = layout.platform_table("model_registry")
-    version, created = _register(
-        spark, registry, layout, tiny_booster.raw, "run_1", tiny_booster.feature_names
-    )
-    assert (version, created) == (1, True)
-    return layout, registry
+def registered(register) -> None:  # type: ignore[no-untyped-def]
+    """One registered version (v1, run ``run_1``) of the tiny booster in a fresh registry."""
+    assert register("run_1") == (1, True)
 
 
 @pytest.mark.spark
-def test_register_is_idempotent_per_run(spark, registered, tiny_booster) -> None:  # type: ignore[no-untyped-def]
-    layout, registry = registered
-    manifest = Path(layout.model_version_dir(MODEL, 1)) / MANIFEST_FILE
+@pytest.mark.usefixtures("registered")
+def test_register_is_idempotent_per_run(registry, register, layout, model) -> None:  # type: ignore[no-untyped-def]
+    manifest = Path(layout.model_version_dir(model, 1)) / MANIFEST_FILE
     before = manifest.read_bytes()
-    assert _register(spark, registry, layout, tiny_booster.raw, "run_1", tiny_booster.feature_names) == (
-        1,
-        False,
-    )
+    assert register("run_1") == (1, False)
     assert manifest.read_bytes() == before  # the retry did not rewrite the artifacts
-    assert _register(spark, registry, layout, tiny_booster.raw, "run_2", tiny_booster.feature_names) == (
-        2,
-        True,
-    )
-    found = versions(spark, registry, MODEL)
+    assert register("run_2") == (2, True)
+    found = registry.versions(model)
     assert [(e["version"], e["run_id"]) for e in found] == [(1, "run_1"), (2, "run_2")]
-    assert found[0]["artifact_uri"] == layout.model_version_dir(MODEL, 1)
+    assert found[0]["artifact_uri"] == layout.model_version_dir(model, 1)
+    assert found[0]["manifest_sha256"] == hashlib.sha256(before).hexdigest()
     assert json.loads(found[0]["metrics"])["auc"] == 0.8
-    assert versions(spark, registry, "other_model") == []
+    assert registry.versions("other_model") == []
 
 
 @pytest.mark.spark
-def test_load_version_roundtrip(spark, registered, tiny_booster) -> None:  # type: ignore[no-untyped-def]
-    _, registry = registered
-    loaded = load_version(spark, registry, MODEL, 1)
-    assert (loaded.name, loaded.version) == (MODEL, 1)
+@pytest.mark.usefixtures("registered")
+def test_load_version_roundtrip(registry, model, tiny_booster) -> None:  # type: ignore[no-untyped-def]
+    loaded = registry.load_version(model, 1)
+    assert (loaded.name, loaded.version) == (model, 1)
     assert loaded.booster_raw == tiny_booster.raw
     assert loaded.signature["feature_names"] == tiny_booster.feature_names
     assert loaded.metrics["auc"] == 0.8
@@ -190,39 +79,37 @@ def test_load_version_roundtrip(spark, registered, tiny_booster) -> None:  # typ
         booster.inplace_predict(tiny_booster.X), tiny_booster.booster().inplace_predict(tiny_booster.X)
     )
     with pytest.raises(RegistryError, match="no registered version 7"):
-        load_version(spark, registry, MODEL, 7)
+        registry.load_version(model, 7)
 
 
 @pytest.mark.spark
-def test_load_refuses_corrupted_booster(spark, registered) -> None:  # type: ignore[no-untyped-def]
-    layout, registry = registered
-    path = Path(layout.model_version_dir(MODEL, 1)) / BOOSTER_FILE
+@pytest.mark.usefixtures("registered")
+def test_load_refuses_corrupted_booster(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    path = Path(layout.model_version_dir(model, 1)) / BOOSTER_FILE
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(RegistryError, match="checksum") as info:
-        load_version(spark, registry, MODEL, 1)
-    assert BOOSTER_FILE in str(info.value) and MODEL in str(info.value)
+        registry.load_version(model, 1)
+    assert BOOSTER_FILE in str(info.value) and model in str(info.value)
 
 
 @pytest.mark.spark
-def test_load_refuses_tampered_document(spark, registered) -> None:  # type: ignore[no-untyped-def]
-    layout, registry = registered
-    path = Path(layout.model_version_dir(MODEL, 1)) / "metrics.json"
+@pytest.mark.usefixtures("registered")
+def test_load_refuses_tampered_document(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    path = Path(layout.model_version_dir(model, 1)) / "metrics.json"
     path.write_text(path.read_text().replace("0.8", "0.99"))
     with pytest.raises(RegistryError, match="checksum mismatch for .*metrics.json"):
-        load_version(spark, registry, MODEL, 1)
+        registry.load_version(model, 1)
 
 
 @pytest.mark.spark
-def test_load_refuses_tampered_manifest(spark, registered, tiny_booster) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("registered")
+def test_load_refuses_tampered_manifest(registry, layout, model, tiny_booster) -> None:  # type: ignore[no-untyped-def]
     """Replacing the booster and updating the manifest to match is still caught by the registry's sha."""
-    import hashlib
-
     import xgboost as xgb
 
-    layout, registry = registered
-    vdir = Path(layout.model_version_dir(MODEL, 1))
+    vdir = Path(layout.model_version_dir(model, 1))
     other = xgb.train(
         {"objective": "binary:logistic", "max_depth": 1},
         xgb.DMatrix(
@@ -236,32 +123,120 @@ def test_load_refuses_tampered_manifest(spark, registered, tiny_booster) -> None
     manifest["files"][BOOSTER_FILE] = hashlib.sha256(raw).hexdigest()
     (vdir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     with pytest.raises(RegistryError, match="manifest.json does not match its registered sha256"):
-        load_version(spark, registry, MODEL, 1)
+        registry.load_version(model, 1)
 
 
 @pytest.mark.spark
-def test_load_refuses_signature_mismatch(spark, storage_root: str, tiny_booster) -> None:  # type: ignore[no-untyped-def]
-    layout = StorageLayout(storage_root)
-    registry = layout.platform_table("model_registry")
-    wrong = ["x", "y", "z"]
-    version, _ = _register(spark, registry, layout, tiny_booster.raw, "run_sig", wrong)
+def test_load_refuses_signature_mismatch(registry, register, model) -> None:  # type: ignore[no-untyped-def]
+    version, _ = register("run_sig", feature_names=["x", "y", "z"])
     with pytest.raises(RegistryError, match="differ from its signature"):
-        load_version(spark, registry, MODEL, version)
+        registry.load_version(model, version)
 
 
 @pytest.mark.spark
-def test_champion_lifecycle(spark, registered, tiny_booster) -> None:  # type: ignore[no-untyped-def]
-    layout, registry = registered
-    with pytest.raises(NoChampionError, match=f"model '{MODEL}' has no champion"):
-        load_champion(spark, registry, MODEL)
-    _register(spark, registry, layout, tiny_booster.raw, "run_2", tiny_booster.feature_names)
-    common = {"model": MODEL, "alias": "champion", "dag_id": "d", "actor": "test", "reason": "r"}
-    append_alias_events(spark, registry, promote=1, demote=None, run_id="p1", **common)
-    assert champion_version(spark, registry, MODEL) == 1
-    assert load_champion(spark, registry, MODEL).version == 1
-    append_alias_events(spark, registry, promote=2, demote=1, run_id="p2", **common)
-    assert champion_version(spark, registry, MODEL) == 2
-    append_alias_events(spark, registry, promote=1, demote=2, run_id="rollback", **common)  # rollback
-    assert champion_version(spark, registry, MODEL) == 1
-    assert champion_version(spark, registry, "other_model") is None
-    assert len(versions(spark, registry, MODEL)) == 2  # alias events are not versions
+@pytest.mark.usefixtures("registered")
+def test_champion_lifecycle(registry, register, promote, model) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(NoChampionError, match=f"model '{model}' has no champion"):
+        registry.load_champion(model)
+    register("run_2")
+    assert promote(1, None, "p1") is True
+    assert registry.champion_version(model) == 1
+    assert registry.load_champion(model).version == 1
+    assert promote(1, None, "p1 retried") is False  # already champion: nothing written
+    promote(2, 1, "p2")
+    assert registry.champion_version(model) == 2
+    promote(1, 2, "rollback")
+    assert registry.champion_version(model) == 1
+    assert registry.champion_version("other_model") is None
+    assert len(registry.versions(model)) == 2  # alias events are not versions
+    assert [e["event"] for e in registry.events(model)].count("promoted") == 3
+
+
+# --- explanations ---------------------------------------------------------------------------------
+
+EXPLANATION = {"shap_report.html": b"<html>shap</html>", "model_card.json": b"{}", "model_card.md": b"# card"}
+
+
+def _explain(  # type: ignore[no-untyped-def]
+    registry, layout, model: str, run_id: str, files: dict[str, bytes] = EXPLANATION, **target: int
+) -> str:
+    """Explain v1 (or ``version=``) into its folder (or that of ``folder=``)."""
+    version = target.get("version", 1)
+    return registry.register_explanation(
+        model=model,
+        version=version,
+        artifact_uri=layout.model_version_dir(model, target.get("folder", version)),
+        files=files,
+        run_id=run_id,
+        dag_id=f"{model}_training",
+        actor="test",
+        reason="SHAP report and model card",
+        code_version="test",
+    )
+
+
+def _explained(registry, model: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    return [e for e in registry.events(model) if e["event"] == "explained"]
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("registered")
+def test_explanation_is_recorded_once_per_run(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    vdir = Path(layout.model_version_dir(model, 1))
+    uri = _explain(registry, layout, model, "explain_1")
+    assert uri == f"{vdir}/{EXPLANATION_MANIFEST_FILE}"
+    manifest_raw = Path(uri).read_bytes()
+    manifest = json.loads(manifest_raw)
+    assert manifest["version"] == 1
+    assert manifest["files"] == {name: hashlib.sha256(data).hexdigest() for name, data in EXPLANATION.items()}
+    assert all((vdir / name).read_bytes() == data for name, data in EXPLANATION.items())
+    assert _explain(registry, layout, model, "explain_1") == uri  # a retried task
+    [event] = _explained(registry, model)
+    assert (event["version"], event["run_id"], event["alias"], event["booster_sha256"]) == (
+        1,
+        "explain_1",
+        None,
+        None,
+    )
+    assert event["manifest_sha256"] == hashlib.sha256(manifest_raw).hexdigest()
+    assert (event["artifact_uri"], event["reason"]) == (str(vdir), "SHAP report and model card")
+    assert registry.load_version(model, 1).version == 1  # the version's own manifest is untouched
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("registered")
+def test_another_run_records_another_explanation(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    _explain(registry, layout, model, "explain_1")
+    _explain(registry, layout, model, "explain_2", {**EXPLANATION, "model_card.md": b"# card v2"})
+    assert [e["run_id"] for e in _explained(registry, model)] == ["explain_1", "explain_2"]
+    assert (Path(layout.model_version_dir(model, 1)) / "model_card.md").read_bytes() == b"# card v2"
+    assert registry.versions(model)[0]["run_id"] == "run_1"  # explanations are not versions
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("registered")
+def test_retried_explanation_repairs_lost_files(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    uri = _explain(registry, layout, model, "explain_1")
+    report = Path(layout.model_version_dir(model, 1)) / "shap_report.html"
+    report.unlink()
+    assert _explain(registry, layout, model, "explain_1") == uri
+    assert report.read_bytes() == EXPLANATION["shap_report.html"]
+    report.unlink()
+    with pytest.raises(RegistryError, match="cannot repair"):
+        _explain(registry, layout, model, "explain_1", {**EXPLANATION, "shap_report.html": b"other"})
+    assert len(_explained(registry, model)) == 1
+
+
+@pytest.mark.spark
+@pytest.mark.usefixtures("registered")
+def test_explanation_refuses_bad_targets(registry, layout, model) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RegistryError, match="would replace its artifacts"):
+        _explain(registry, layout, model, "e", {"metrics.json": b"{}"})
+    with pytest.raises(RegistryError, match="would replace its artifacts"):
+        _explain(registry, layout, model, "e", {"run.txt": b"from the version's manifest"})
+    with pytest.raises(RegistryError, match="no registered version 2 to explain"):
+        _explain(registry, layout, model, "e", version=2)
+    with pytest.raises(RegistryError, match="lives in"):
+        _explain(registry, layout, model, "e", folder=9)
+    assert _explained(registry, model) == []
+    assert registry.load_version(model, 1).metrics["auc"] == 0.8
