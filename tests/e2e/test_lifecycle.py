@@ -134,10 +134,10 @@ def test_every_run_succeeded(lifecycle) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_registry_has_a_champion_with_checksummed_native_model(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry.store import load_version
+    from mlplatform.registry import ModelRegistry
 
     layout = lifecycle["layout"]
-    first = load_version(spark, layout.platform_table("model_registry"), MODEL, 1)
+    first = ModelRegistry(spark, layout.platform_table("model_registry")).load_version(MODEL, 1)
     assert first.metrics["auc"] > 0.7
     assert first.booster_raw[:1] == b"{"  # UBJSON object marker: XGBoost's own format, not a pickle
     decisions = _delta(spark, layout.platform_table("promotion_decisions")).orderBy("decided_at").collect()
@@ -328,16 +328,16 @@ def test_alerts_went_to_webhook_and_email(lifecycle) -> None:  # type: ignore[no
 
 
 def test_retirement_archives_and_stops_scoring(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry.store import ModelRetiredError, load_champion, model_state
+    from mlplatform.registry import ModelRegistry, ModelRetiredError
 
     layout = lifecycle["layout"]
     registry = layout.platform_table("model_registry")
-    state = model_state(spark, registry, MODEL)
+    state = ModelRegistry(spark, registry).model_state(MODEL)
     assert state["retired"] is True and state["aliases"] == {}
     assert state["archived"] == [1, 2]
     assert state["retired_reason"] == "e2e: replaced by a new product line"
     with pytest.raises(ModelRetiredError, match="retired"):
-        load_champion(spark, registry, MODEL)
+        ModelRegistry(spark, registry).load_champion(MODEL)
     manifest = json.loads(Path(layout.retirement_manifest(MODEL)).read_text())
     assert [v["version"] for v in manifest["versions"]] == [1, 2]
     assert manifest["final_scoring"]["predictions"] > 0

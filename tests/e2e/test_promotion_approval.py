@@ -144,7 +144,7 @@ def test_approval_promotes_and_records_the_approver(approval_runs, spark) -> Non
 
 
 def test_rejection_keeps_the_champion(approval_runs, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry.store import champion_version
+    from mlplatform.registry import ModelRegistry
 
     second = _decisions(spark, approval_runs["layout"])[1]
     assert (second["version"], second["promoted"], second["approval"]) == (2, False, "rejected")
@@ -152,11 +152,11 @@ def test_rejection_keeps_the_champion(approval_runs, spark) -> None:  # type: ig
     checks = {c["check"]: c for c in json.loads(second["checks"])}
     assert checks["beats_champion_auc"]["passed"] and checks["beats_champion_auc"]["same_holdout_rows"] > 0
     registry = approval_runs["layout"].platform_table("model_registry")
-    assert champion_version(spark, registry, MODEL) == 1
+    assert ModelRegistry(spark, registry).champion_version(MODEL) == 1
 
 
 def test_worse_challenger_is_not_promoted_and_says_why(approval_runs, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry.store import champion_version
+    from mlplatform.registry import ModelRegistry
 
     third = _decisions(spark, approval_runs["layout"])[2]
     assert (third["version"], third["promoted"], third["approval"]) == (3, False, "not_requested")
@@ -178,4 +178,7 @@ def test_worse_challenger_is_not_promoted_and_says_why(approval_runs, spark) -> 
             )
         )
     assert str(state).endswith("skipped"), "no approval may be asked for a challenger that failed the gate"
-    assert champion_version(spark, approval_runs["layout"].platform_table("model_registry"), MODEL) == 1
+    assert (
+        ModelRegistry(spark, approval_runs["layout"].platform_table("model_registry")).champion_version(MODEL)
+        == 1
+    )

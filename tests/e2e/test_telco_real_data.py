@@ -69,9 +69,9 @@ def test_blank_total_charges_are_imputed_not_lost(telco_run, spark) -> None:  # 
 
 
 def test_champion_quality_on_real_data(telco_run, spark) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.registry.store import load_champion
+    from mlplatform.registry import ModelRegistry
 
-    champion = load_champion(spark, telco_run["layout"].platform_table("model_registry"), MODEL)
+    champion = ModelRegistry(spark, telco_run["layout"].platform_table("model_registry")).load_champion(MODEL)
     assert champion.metrics["auc"] > 0.80
     assert len(champion.signature["feature_names"]) == 21
 
