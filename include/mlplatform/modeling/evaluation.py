@@ -1,7 +1,7 @@
 """Full holdout evaluation: metrics with bootstrap intervals, calibration, slices and a paired test.
 
 Pure numpy and scikit-learn on arrays already on the driver. Point metrics use the same
-definitions as ``training.evaluate`` so the numbers agree; intervals come from a stratified
+definitions as scikit-learn's; intervals come from a stratified
 bootstrap (positives and negatives resampled separately) computed as resample weights, so every
 resample is a matrix row rather than a Python loop. Everything returned is JSON-serialisable,
 with None where a value is undefined (one class only, no rows).
@@ -222,7 +222,7 @@ def full_metrics(
 ) -> dict[str, Any]:
     """Holdout metrics, 95% bootstrap intervals, confusion matrix, calibration and per-slice metrics.
 
-    ``metrics`` equals ``training.evaluate`` on two-class data; with one class, AUC and PR-AUC
+    ``metrics`` are the holdout metrics of record (the registry's ``metrics.json``); with one class, AUC and PR-AUC
     (and their intervals) are None instead of an error. ``slices`` maps a name to one value per row.
     """
     y, s = _as_arrays(labels, scores)

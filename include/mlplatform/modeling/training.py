@@ -352,31 +352,3 @@ def predict_scores(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
 
     matrix = features[booster.feature_names].to_numpy(dtype=np.float64)
     return np.asarray(booster.inplace_predict(matrix, missing=np.nan), dtype=np.float64)
-
-
-def evaluate(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """Holdout metrics: AUC, PR-AUC, logloss, Brier, and precision/recall at the threshold."""
-    import numpy as np
-    from sklearn.metrics import (
-        average_precision_score,
-        brier_score_loss,
-        log_loss,
-        precision_score,
-        recall_score,
-        roc_auc_score,
-    )
-
-    labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) == 0 or labels.min() == labels.max():
-        raise TrainingDataError("holdout has a single class (or no rows); cannot compute AUC")
-    decisions = (scores >= threshold).astype(np.int64)
-    return {
-        "auc": float(roc_auc_score(labels, scores)),
-        "pr_auc": float(average_precision_score(labels, scores)),
-        "logloss": float(log_loss(labels, np.clip(scores, 1e-7, 1 - 1e-7), labels=[0, 1])),
-        "brier": float(brier_score_loss(labels, scores)),
-        "precision_at_threshold": float(precision_score(labels, decisions, zero_division=0)),
-        "recall_at_threshold": float(recall_score(labels, decisions, zero_division=0)),
-        "positive_rate": float(labels.mean()),
-        "holdout_rows": float(len(labels)),
-    }

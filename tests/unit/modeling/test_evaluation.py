@@ -1,4 +1,4 @@
-"""Full evaluation: metrics agree with training.evaluate, intervals, calibration, slices, paired AUC test."""
+"""Full evaluation: metrics agree with scikit-learn, intervals, calibration, slices, paired AUC test."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from mlplatform.modeling.evaluation import full_metrics, paired_auc_difference
-from mlplatform.modeling.training import evaluate
 from mlplatform.reporting.plots import calibration_plot_png
 
 INTERVAL_METRICS = ("auc", "pr_auc", "logloss", "brier")
@@ -35,9 +34,22 @@ def result(holdout: tuple[np.ndarray, np.ndarray]) -> dict:
     return full_metrics(labels, scores, 0.5)
 
 
-def test_metrics_equal_training_evaluate(holdout, result) -> None:  # type: ignore[no-untyped-def]
+def test_point_metrics_equal_scikit_learn(holdout, result) -> None:  # type: ignore[no-untyped-def]
+    from sklearn import metrics as skm
+
     labels, scores = holdout
-    assert result["metrics"] == evaluate(labels, scores, 0.5)
+    decisions = (scores >= 0.5).astype(int)
+    expected = {
+        "auc": skm.roc_auc_score(labels, scores),
+        "pr_auc": skm.average_precision_score(labels, scores),
+        "logloss": skm.log_loss(labels, np.clip(scores, 1e-7, 1 - 1e-7), labels=[0, 1]),
+        "brier": skm.brier_score_loss(labels, scores),
+        "precision_at_threshold": skm.precision_score(labels, decisions, zero_division=0),
+        "recall_at_threshold": skm.recall_score(labels, decisions, zero_division=0),
+        "positive_rate": labels.mean(),
+        "holdout_rows": len(labels),
+    }
+    assert result["metrics"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_intervals_contain_point_estimate_and_narrow_with_rows(result) -> None:  # type: ignore[no-untyped-def]
