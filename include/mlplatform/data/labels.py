@@ -1,0 +1,112 @@
+"""Late labels: one arrival file as good (``entity_id``, ``label``, ``label_date``) rows and rejects.
+
+A label is 1 when it equals ``columns.target_positive`` and 0 when it is one of the target's
+negative values (``target_values``); anything else, like a blank id or label, is rejected with the
+reason and the raw row, never silently turned into a 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mlplatform.config.specs import ModelSpec
+from mlplatform.core.errors import ConfigError, DataProblem
+from mlplatform.io.layout import labels_batch_id
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+_OPPOSITES = {"1": "0", "true": "false", "yes": "no", "y": "n", "t": "f"}
+
+
+class LabelsError(DataProblem, ValueError):
+    """A labels file lacks a column or cannot be read; the message names the file and column."""
+
+
+def target_values(spec: ModelSpec) -> tuple[str, list[str]]:
+    """The target's positive value and its negative values, as strings.
+
+    The negatives are ``validation.allowed_values`` of the target minus the positive when the spec
+    declares them (training data is held to the same set); otherwise the conventional opposite of
+    the positive (``1``/``0``, ``true``/``false``, ``yes``/``no``, ``y``/``n``, ``t``/``f``, in the
+    positive's letter case).
+    """
+    cols = spec.columns
+    positive = cols.target_positive
+    declared = spec.validation.allowed_values.get(cols.target)
+    if declared:
+        negatives = [v for v in dict.fromkeys(declared) if v != positive]
+        if negatives:
+            return positive, negatives
+        raise ConfigError(
+            f"model '{spec.name}': validation.allowed_values.{cols.target} {declared} has no value "
+            f"besides the positive '{positive}'"
+        )
+    opposite = _OPPOSITES.get(positive.lower())
+    if opposite is None:
+        raise ConfigError(
+            f"model '{spec.name}': columns.target_positive '{positive}' has no conventional negative; "
+            f"declare the target's values in validation.allowed_values.{cols.target}"
+        )
+    if positive.isupper():
+        opposite = opposite.upper()
+    elif positive[:1].isupper():
+        opposite = opposite.capitalize()
+    return positive, [opposite]
+
+
+def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tuple[DataFrame, DataFrame]:
+    """The arrival file of ``ds`` as (good rows, rejected rows).
+
+    Good rows: ``entity_id``, ``label`` (1/0), ``label_date``. Rejected rows: ``row_key``
+    (``labels__{ds}:{n}``), ``entity_id`` (the raw id, may be null), ``reason`` naming the column
+    and ``row_json``, the raw row.
+    """
+    from pyspark.sql import functions as F
+
+    labels = spec.labels
+    if labels is None:
+        raise LabelsError(f"model '{spec.name}' has no 'labels' section in its spec")
+    positive, negatives = target_values(spec)
+    id_col = labels.id_column or spec.columns.id
+    label_col = labels.label_column or spec.columns.target
+    reader = spark.read.format(labels.source.format).options(**labels.source.options)
+    try:
+        raw = reader.load(uri)
+        present = raw.columns
+    except Exception as exc:  # Spark's AnalysisException and friends: the message is what matters
+        raise LabelsError(f"cannot read labels file {uri} for model '{spec.name}': {exc}") from exc
+    missing = [c for c in (id_col, label_col) if c not in present]
+    if missing:
+        raise LabelsError(
+            f"labels file {uri} for model '{spec.name}' lacks column(s) {missing} "
+            f"(spec field 'labels.id_column'/'labels.label_column'); it has {present}"
+        )
+    entity = F.trim(F.col(id_col).cast("string"))
+    value = F.trim(F.col(label_col).cast("string"))
+    expected = " or ".join(f"'{v}'" for v in negatives)
+    unknown = F.concat(
+        F.lit(f"{label_col} value '"),
+        value,
+        F.lit(f"' is neither the positive '{positive}' nor a negative {expected}"),
+    )
+    reason = (
+        F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_col}"))
+        .when(value.isNull() | (value == ""), F.lit(f"missing {label_col}"))
+        .when(~value.isin(positive, *negatives), unknown)
+    )
+    tagged = raw.withColumn("_reason", reason)
+    good = tagged.where(F.col("_reason").isNull()).select(
+        entity.alias("entity_id"),
+        F.when(value == F.lit(positive), 1).otherwise(0).cast("int").alias("label"),
+        F.to_date(F.lit(ds)).alias("label_date"),
+    )
+    bad = tagged.where(F.col("_reason").isNotNull()).select(
+        F.concat_ws(":", F.lit(labels_batch_id(ds)), F.monotonically_increasing_id().cast("string")).alias(
+            "row_key"
+        ),
+        F.col(id_col).cast("string").alias("entity_id"),
+        F.col("_reason").alias("reason"),
+        F.to_json(F.struct(*[F.col(c) for c in present])).alias("row_json"),
+    )
+    return good, bad
