@@ -6,12 +6,10 @@ the storage root (a local folder or ``s3a://bucket/prefix``) and the XGBoost wor
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -20,7 +18,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 class Settings(BaseSettings):
     """Platform settings; every field can be set as ``MLP_<FIELD>`` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="MLP_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="MLP_", extra="forbid", populate_by_name=True, env_ignore_empty=True
+    )
 
     storage_root: str = Field(default=str(PROJECT_ROOT / "lakehouse"))
     spec_dir: Path = Field(default=PROJECT_ROOT / "include" / "specs")
@@ -40,13 +40,10 @@ class Settings(BaseSettings):
     # Threads for single-node training; 0 = every core available to the driver process.
     single_node_nthread: int = Field(default=0, ge=0)
     demo_rows: int = Field(default=20000, ge=500)
-
-    @field_validator("spark_conf", mode="before")
-    @classmethod
-    def _parse_conf(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return json.loads(value) if value.strip() else {}
-        return value
+    # An S3-compatible server (MinIO, moto) for s3a:// storage; AWS's own variable is honoured too.
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLP_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
+    )
 
     @property
     def is_local_storage(self) -> bool:

@@ -1,26 +1,33 @@
 """Reading and writing artifact files (models, reports) under the storage root.
 
-Local paths use the filesystem; ``s3://`` and ``s3a://`` URIs use boto3, with the endpoint from
-``MLP_S3_ENDPOINT_URL`` (an S3-compatible server) when set.
+Local paths use the filesystem; ``s3://`` and ``s3a://`` URIs use one cached boto3 client per
+endpoint (``Settings.s3_endpoint_url``, an S3-compatible server, when set).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
+
+from mlplatform.config.settings import get_settings
 
 
 def _is_s3(uri: str) -> bool:
     return uri.startswith(("s3://", "s3a://"))
 
 
-def _s3_client():  # type: ignore[no-untyped-def]
+@lru_cache(maxsize=4)
+def _client_for(endpoint: str | None) -> Any:
     import boto3
 
-    endpoint = os.environ.get("MLP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
     return boto3.client("s3", endpoint_url=endpoint)
+
+
+def _s3_client() -> Any:
+    return _client_for(get_settings().s3_endpoint_url)
 
 
 def _bucket_key(uri: str) -> tuple[str, str]:
@@ -50,10 +57,18 @@ def read_bytes(uri: str) -> bytes:
 
 
 def exists(uri: str) -> bool:
+    """Whether the file itself exists (on S3 the exact key, not a prefix of other keys)."""
     if _is_s3(uri):
         bucket, key = _bucket_key(uri)
-        resp = _s3_client().list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1)
-        return resp.get("KeyCount", 0) > 0
+        from botocore.exceptions import ClientError
+
+        try:
+            _s3_client().head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
     return Path(uri.removeprefix("file://")).exists()
 
 

@@ -20,7 +20,7 @@ from mlplatform.core.errors import EnvironmentProblem
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-DELTA_PACKAGE = "io.delta:delta-spark_2.13:4.0.1"
+SCALA_BINARY = "2.13"  # Spark 4 is built for Scala 2.13 only
 S3A_PACKAGES = ("org.apache.hadoop:hadoop-aws:3.4.1",)
 MANIFEST = "packages.txt"
 
@@ -42,8 +42,15 @@ def check_java() -> str:
     return found
 
 
+def delta_package() -> str:
+    """Delta's Maven coordinate for the installed ``delta-spark`` (as ``delta.pip_utils`` derives it)."""
+    from importlib.metadata import version
+
+    return f"io.delta:delta-spark_{SCALA_BINARY}:{version('delta_spark')}"
+
+
 def required_packages(settings: Settings) -> list[str]:
-    packages = [DELTA_PACKAGE, *settings.spark_extra_packages]
+    packages = [delta_package(), *settings.spark_extra_packages]
     if not settings.is_local_storage:
         packages.extend(p for p in S3A_PACKAGES if p not in packages)
     return packages
@@ -82,9 +89,9 @@ def resolve_jars(settings: Settings | None = None) -> list[str]:
     return sorted(str(p) for p in jars_dir.glob("*.jar"))
 
 
-def _s3a_conf() -> dict[str, str]:
+def _s3a_conf(settings: Settings) -> dict[str, str]:
     conf = {"spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem"}
-    endpoint = os.environ.get("MLP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    endpoint = settings.s3_endpoint_url
     if endpoint:
         conf["spark.hadoop.fs.s3a.endpoint"] = endpoint
         conf["spark.hadoop.fs.s3a.path.style.access"] = "true"
@@ -124,7 +131,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
     }
     if not settings.is_local_storage:
-        conf.update(_s3a_conf())
+        conf.update(_s3a_conf(settings))
     conf.update(settings.spark_conf)
     return conf
 

@@ -1,0 +1,50 @@
+"""The Spark session factory's pure parts: the Delta coordinate, the conf, the Java check (no JVM)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from mlplatform.config.settings import Settings
+from mlplatform.io import spark as factory
+
+
+def test_delta_coordinate_follows_the_installed_delta_spark() -> None:
+    assert factory.delta_package() == f"io.delta:delta-spark_2.13:{version('delta_spark')}"
+
+
+def _cached_jars(tmp_path: Path, settings: Settings) -> Settings:
+    """A jar cache whose manifest matches, so no resolution (and no JVM) is needed."""
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    (jars / "delta-spark.jar").write_bytes(b"")
+    (jars / factory.MANIFEST).write_text("\n".join(factory.required_packages(settings)) + "\n")
+    return settings.model_copy(update={"jars_dir": jars})
+
+
+def test_local_conf_loads_delta_and_keeps_malformed_lines_visible(tmp_path: Path) -> None:
+    settings = _cached_jars(tmp_path, Settings(storage_root=str(tmp_path), spark_conf={"spark.x": "1"}))
+    conf = factory.spark_conf(settings)
+    assert conf["spark.jars"].endswith("delta-spark.jar")
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert conf["spark.sql.csv.parser.columnPruning.enabled"] == "false"
+    assert conf["spark.x"] == "1", "MLP_SPARK_CONF entries are applied last"
+    assert not any(k.startswith("spark.hadoop.fs.s3a") for k in conf)
+
+
+def test_s3_storage_adds_hadoop_aws_and_the_endpoint(tmp_path: Path) -> None:
+    settings = Settings(storage_root="s3a://lake/mlp", s3_endpoint_url="http://127.0.0.1:9000")
+    assert any(p.startswith("org.apache.hadoop:hadoop-aws:") for p in factory.required_packages(settings))
+    conf = factory.spark_conf(_cached_jars(tmp_path, settings))
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+
+
+def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
+    with pytest.raises(factory.JavaMissingError, match="Java 17 or newer is required"):
+        factory.check_java()
