@@ -4,6 +4,7 @@
 ``python -m mlplatform.cli demo-data --train-rows N --batch-rows N --clean DS --drifted DS``.
 ``python -m mlplatform.cli summary --model churn_demo --dates DS [DS ...]``.
 ``mlplatform tables``: the table catalog as Markdown.
+``mlplatform reproduce --model M --version N``: retrain a version exactly and compare.
 """
 
 from __future__ import annotations
@@ -235,6 +236,29 @@ def cmd_retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Retrain a registered version exactly and compare; exit 0 on a match, 1 on a mismatch or a
+    spec change, 2 on an error."""
+    from mlplatform.core.errors import RegistryError
+    from mlplatform.io.spark import get_spark
+    from mlplatform.modeling.reproduce import ReproduceError, SpecChangedError, reproduce_version
+
+    settings = get_settings()
+    base = {"model": args.model, "version": args.version, "passed": False}
+    try:
+        report = reproduce_version(
+            get_spark(settings), settings, args.model, args.version, tolerance=args.tolerance
+        )
+    except SpecChangedError as exc:
+        print(json.dumps({**base, "error": str(exc), "spec_changes": exc.changes}, indent=2))
+        return 1
+    except (ReproduceError, RegistryError) as exc:
+        print(json.dumps({**base, "error": str(exc)}, indent=2))
+        return 2
+    print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    return 0 if report["passed"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlplatform", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -259,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     retire.add_argument("--reason", required=True)
     retire.set_defaults(func=cmd_retire)
     demo.set_defaults(func=cmd_demo_data)
+    from mlplatform.modeling.reproduce import DEFAULT_TOLERANCE
+
+    again = sub.add_parser("reproduce", help="retrain a registered model version exactly and compare")
+    again.add_argument("--model", required=True)
+    again.add_argument("--version", required=True, type=int)
+    again.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    again.set_defaults(func=cmd_reproduce)
     summary = sub.add_parser("summary", help="print what the lifecycle left in the tables")
     summary.add_argument("--model", default="churn_demo")
     summary.add_argument("--dates", nargs="*", default=[])

@@ -12,9 +12,7 @@ the spec changed since the version was trained, 2 when the version cannot be rep
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings
@@ -268,36 +266,3 @@ def reproduce_version(
         "warnings": warnings,
         "seconds": round(result.seconds, 3),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: print the reproduction report; exit 0 on a match, 1 on a mismatch or spec change, 2 on error."""
-    from mlplatform.config.settings import get_settings
-    from mlplatform.core.errors import RegistryError
-    from mlplatform.io.spark import get_spark
-
-    parser = argparse.ArgumentParser(
-        prog="python -m mlplatform.modeling.reproduce",
-        description="Retrain a registered model version exactly.",
-    )
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--version", required=True, type=int)
-    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    spark = get_spark(settings)
-    base = {"model": args.model, "version": args.version, "passed": False}
-    try:
-        report = reproduce_version(spark, settings, args.model, args.version, tolerance=args.tolerance)
-    except SpecChangedError as exc:
-        print(json.dumps({**base, "error": str(exc), "spec_changes": exc.changes}, indent=2))
-        return 1
-    except (ReproduceError, RegistryError) as exc:
-        print(json.dumps({**base, "error": str(exc)}, indent=2))
-        return 2
-    print(json.dumps(report, indent=2, sort_keys=True, default=str))
-    return 0 if report["passed"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -139,17 +139,18 @@ def test_reproduce_reads_features_as_of_the_recorded_version(spark, versions) ->
 
 
 def test_cli_prints_report_and_exits_zero(versions, capsys) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.modeling.reproduce import main
+    from mlplatform.cli import main
 
-    code = main(["--model", MODEL, "--version", str(versions["single"]["version"])])
+    code = main(["reproduce", "--model", MODEL, "--version", str(versions["single"]["version"])])
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["passed"] is True and out["version"] == int(versions["single"]["version"])
-    assert main(["--model", MODEL, "--version", "99"]) == 2
+    assert main(["reproduce", "--model", MODEL, "--version", "99"]) == 2
 
 
 def test_spec_change_is_refused_naming_the_field(spark, versions, capsys) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.cli import main
     from mlplatform.config.settings import get_settings
-    from mlplatform.modeling.reproduce import SpecChangedError, main, reproduce_version
+    from mlplatform.modeling.reproduce import SpecChangedError, reproduce_version
 
     spec_file: Path = versions["spec_file"]
     original = spec_file.read_text()
@@ -161,7 +162,7 @@ def test_spec_change_is_refused_naming_the_field(spark, versions, capsys) -> Non
             reproduce_version(spark, get_settings(), MODEL, int(versions["single"]["version"]))
         assert "changed since version" in str(err.value)
         assert err.value.changes == ["training.params.max_depth: 5 -> 3"]
-        assert main(["--model", MODEL, "--version", str(versions["single"]["version"])]) == 1
+        assert main(["reproduce", "--model", MODEL, "--version", str(versions["single"]["version"])]) == 1
         assert "max_depth" in json.loads(capsys.readouterr().out)["error"]
     finally:
         spec_file.write_text(original)
