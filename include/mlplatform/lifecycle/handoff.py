@@ -150,6 +150,7 @@ class DriftResult(Handoff):
     prediction_psi: float | None = None
     skewed_features: list[str]
     quality_alerts: dict[str, list[str]]
+    alerts: list[dict[str, Any]] = []  # delivery outcome per channel, added by the Airflow task
 
 
 class RetrainingDecision(Handoff):
@@ -161,6 +162,7 @@ class RetrainingDecision(Handoff):
     consecutive_degraded: int
     training_dag_id: str
     model_version: int
+    alerts: list[dict[str, Any]] = []  # delivery outcome per channel, added by the Airflow task
 
 
 class RetirementResult(Handoff):

@@ -125,31 +125,18 @@ def test_past_versions_are_judged_at_their_own_threshold(spark, trained) -> None
         storage_root=trained["settings"].storage_root,
         spec_dir=_spec_dir(trained["base"] / "specs_edited", decision_threshold=0.9),
     )
+    chain = [
+        ("ingest", "mode"),
+        ("validate", "batch"),
+        ("build_features", "batch"),
+        ("score", "featured"),
+        ("check_performance", "scored"),
+    ]
     for ds in (DAY_1, DAY_2):
-        run_id = f"scheduled__{ds}"
-        batch = run_step(
-            "ingest", MODEL, _ctx("scoring", "ingest", ds, run_id), settings=settings, mode="scoring"
-        )
-        batch = run_step(
-            "validate", MODEL, _ctx("scoring", "validate", ds, run_id), settings=settings, batch=batch
-        )
-        featured = run_step(
-            "build_features",
-            MODEL,
-            _ctx("scoring", "build_features", ds, run_id),
-            settings=settings,
-            batch=batch,
-        )
-        scored = run_step(
-            "score", MODEL, _ctx("scoring", "score", ds, run_id), settings=settings, featured=featured
-        )
-        result = run_step(
-            "check_performance",
-            MODEL,
-            _ctx("scoring", "check_performance", ds, run_id),
-            settings=settings,
-            scored=scored,
-        )
+        result: Any = "scoring"
+        for task, input_name in chain:
+            ctx = _ctx("scoring", task, ds, f"scheduled__{ds}")
+            result = run_step(task, MODEL, ctx, settings=settings, **{input_name: result})
     assert result["labels_arrived"] and result["new_labels"] > 0
     perf = (
         spark.read.format("delta")
