@@ -126,7 +126,8 @@ TABLES: dict[str, TableSpec] = {
         "params string, code_version string, event_time timestamp",
         ("model_name",),
         append_only=True,
-        doc="Append-only model events (registered, promoted, demoted, archived, retired); aliases derive from them.",
+        doc="Append-only model events (registered, explained, promoted, demoted, archived, retired); "
+        "aliases derive from them.",
     ),
     "promotion_decisions": TableSpec(
         "model_name string, version int, run_id string, champion_version int, checks string, "
