@@ -34,7 +34,11 @@ def test_layout_paths(root: str, base: str) -> None:
         assert path.startswith(base + "/"), kind
         assert "//" not in path.split("://", 1)[-1], kind
     assert len(set(paths.values())) == len(paths)
-    assert paths["version"].endswith("/v3") and paths["shap"].endswith(".html") and "2024-05-01" in paths["drift"]
+    assert (
+        paths["version"].endswith("/v3")
+        and paths["shap"].endswith(".html")
+        and "2024-05-01" in paths["drift"]
+    )
 
 
 def test_every_known_table_has_a_distinct_path() -> None:
