@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from mlplatform.io.catalog import markdown_table
 
 
 def _mlplatform(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("mlplatform", path=str(Path(os.sys.executable).parent))
+    exe = shutil.which("mlplatform", path=str(Path(sys.executable).parent))
     assert exe, "the console script is not installed (pip install -e .)"
     return subprocess.run(
         [exe, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **env}
