@@ -74,7 +74,7 @@ def scoring_dag(spec: ModelSpec) -> None:
             trigger_dag_id=f"{model}_training",
             trigger_run_id="policy__{{ ds }}",
             conf={
-                "reason": decision["reason"],
+                "reason": "{{ ti.xcom_pull(task_ids='decide_retraining')['reason'] }}",
                 "trigger_source": "policy",
                 "requested_by": "{{ dag.dag_id }}/{{ run_id }}",
             },
