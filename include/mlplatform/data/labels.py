@@ -23,13 +23,14 @@ class LabelsError(DataProblem, ValueError):
     """A labels file lacks a column or cannot be read; the message names the file and column."""
 
 
-def target_values(spec: ModelSpec) -> tuple[str, list[str]]:
+def target_values(spec: ModelSpec) -> tuple[str, list[str] | None]:
     """The target's positive value and its negative values, as strings.
 
     The negatives are ``validation.allowed_values`` of the target minus the positive when the spec
     declares them (training data is held to the same set); otherwise the conventional opposite of
     the positive (``1``/``0``, ``true``/``false``, ``yes``/``no``, ``y``/``n``, ``t``/``f``, in the
-    positive's letter case).
+    positive's letter case). For a positive with no conventional opposite (``bad``, ``churn``) and
+    no declared values, None: every other non-blank value is a negative.
     """
     cols = spec.columns
     positive = cols.target_positive
@@ -44,10 +45,7 @@ def target_values(spec: ModelSpec) -> tuple[str, list[str]]:
         )
     opposite = _OPPOSITES.get(positive.lower())
     if opposite is None:
-        raise ConfigError(
-            f"model '{spec.name}': columns.target_positive '{positive}' has no conventional negative; "
-            f"declare the target's values in validation.allowed_values.{cols.target}"
-        )
+        return positive, None
     if positive.isupper():
         opposite = opposite.upper()
     elif positive[:1].isupper():
@@ -84,17 +82,17 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
         )
     entity = F.trim(F.col(id_col).cast("string"))
     value = F.trim(F.col(label_col).cast("string"))
-    expected = " or ".join(f"'{v}'" for v in negatives)
-    unknown = F.concat(
-        F.lit(f"{label_col} value '"),
-        value,
-        F.lit(f"' is neither the positive '{positive}' nor a negative {expected}"),
+    reason = F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_col}")).when(
+        value.isNull() | (value == ""), F.lit(f"missing {label_col}")
     )
-    reason = (
-        F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_col}"))
-        .when(value.isNull() | (value == ""), F.lit(f"missing {label_col}"))
-        .when(~value.isin(positive, *negatives), unknown)
-    )
+    if negatives is not None:
+        expected = " or ".join(f"'{v}'" for v in negatives)
+        unknown = F.concat(
+            F.lit(f"{label_col} value '"),
+            value,
+            F.lit(f"' is neither the positive '{positive}' nor a negative {expected}"),
+        )
+        reason = reason.when(~value.isin(positive, *negatives), unknown)
     tagged = raw.withColumn("_reason", reason)
     good = tagged.where(F.col("_reason").isNull()).select(
         entity.alias("entity_id"),

@@ -89,13 +89,14 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
             out.append(value.alias(name))
     prepared = df.select(*out)
     if require_target:
-        positive = cols.target_positive
-        prepared = prepared.withColumn(
-            "_label",
-            F.when(F.col(cols.target).isNull(), F.lit(None)).otherwise(
-                (F.col(cols.target) == positive).cast("double")
-            ),
-        )
+        from mlplatform.data.labels import target_values
+
+        # The same values count as positive and negative here as in late label files: anything
+        # else leaves _label null, and the not-null expectation quarantines the row.
+        positive, negatives = target_values(spec)
+        target = F.col(cols.target)
+        known = target.isin(positive, *negatives) if negatives is not None else target.isNotNull()
+        prepared = prepared.withColumn("_label", F.when(known, (target == positive).cast("double")))
     return prepared
 
 

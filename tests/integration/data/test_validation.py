@@ -63,6 +63,8 @@ BAD = {
         None,
         {"expect_column_values_to_not_be_null(churned)", "expect_column_values_to_not_be_null(_label)"},
     ),
+    # neither the positive '1' nor the negative '0': rejected, as in late label files, not read as 0
+    "bad:target_value": ({"churned": "yes"}, None, {"expect_column_values_to_not_be_null(_label)"}),
 }
 
 
