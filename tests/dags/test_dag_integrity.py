@@ -105,7 +105,6 @@ def test_scoring_dag_is_scheduled_nightly(dagbag) -> None:  # type: ignore[no-un
         ("check_performance", "decide_retraining"),
         ("check_drift", "decide_retraining"),
         ("decide_retraining", "retraining_requested"),
-        ("decide_retraining", "trigger_retraining"),
         ("retraining_requested", "trigger_retraining"),
     }, "drift and performance run side by side; both feed the policy"
     assert [a.name for a in dag.get_task("score").outlets] == ["churn_demo.predictions"]
