@@ -85,6 +85,10 @@ class AlertInbox:
         self.webhooks: list[dict] = []
         self.emails: list[dict] = []
 
+    def clear(self) -> None:
+        self.webhooks.clear()
+        self.emails.clear()
+
     def events(self) -> list[tuple[str, str | None]]:
         return [(a["event"], a.get("logical_date")) for a in self.webhooks]
 

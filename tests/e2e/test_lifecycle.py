@@ -75,6 +75,7 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
     from tests.support import platform_env, spec_dir_with_alerts
 
     webhook, smtp_port, inbox = alert_servers
+    inbox.clear()  # the servers are shared by the session: count only this lifecycle's alerts
     base = tmp_path_factory.mktemp("e2e")
     root = base / "lake"
     spec_dir = spec_dir_with_alerts(base / "specs", webhook, ["ml-oncall@example.com"])
