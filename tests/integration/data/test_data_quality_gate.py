@@ -66,12 +66,17 @@ def _ctx(ds: str = DS, run: str = "scheduled__test"):  # type: ignore[no-untyped
     return RunContext(run, f"{MODEL}_scoring", "validate", datetime.fromisoformat(ds).replace(tzinfo=UTC))
 
 
+def _ingest(settings: Any, ds: str = DS) -> dict[str, Any]:
+    from mlplatform.lifecycle.runner import run_step
+
+    return run_step("ingest", MODEL, _ctx(ds).for_task("ingest"), settings=settings, mode="scoring")
+
+
 def _ingest_and_validate(settings: Any, ds: str = DS) -> dict[str, Any]:
     from mlplatform.lifecycle.runner import run_step
 
-    ctx = _ctx(ds)
-    batch = run_step("ingest", MODEL, ctx.for_task("ingest"), settings=settings, mode="scoring")
-    return run_step("validate", MODEL, ctx.for_task("validate"), settings=settings, batch=batch)
+    batch = _ingest(settings, ds)
+    return run_step("validate", MODEL, _ctx(ds).for_task("validate"), settings=settings, batch=batch)
 
 
 def _quarantined(spark, root: Path) -> list[Any]:  # type: ignore[no-untyped-def]
@@ -151,17 +156,10 @@ def test_missing_column_fails_naming_file_and_column(platform_env) -> None:  # t
 
 
 def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) -> None:  # type: ignore[no-untyped-def]
-    from mlplatform.lifecycle.runner import run_step
 
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
-    run_step(
-        "ingest",
-        MODEL,
-        _ctx("2026-11-09").for_task("ingest"),
-        settings=platform_env["settings"],
-        mode="scoring",
-    )
+    _ingest(platform_env["settings"], "2026-11-09")
     extra = [{**r, "loyalty_tier": "gold"} for r in rows]
     _write_csv(platform_env["batch"] / f"{DS}.csv", extra)
     out = _ingest_and_validate(platform_env["settings"])
@@ -177,20 +175,13 @@ def test_extra_column_is_recorded_and_ignored_by_default(spark, platform_env) ->
 
 def test_extra_column_fails_under_fail_policy(platform_env) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.data.source_schema import SchemaDriftError
-    from mlplatform.lifecycle.runner import run_step
 
     spec = yaml.safe_load(platform_env["spec_file"].read_text())
     spec["validation"]["extra_columns"] = "fail"
     platform_env["spec_file"].write_text(yaml.safe_dump(spec))
     rows = _good_rows()
     _write_csv(platform_env["batch"] / "2026-11-09.csv", rows)
-    run_step(
-        "ingest",
-        MODEL,
-        _ctx("2026-11-09").for_task("ingest"),
-        settings=platform_env["settings"],
-        mode="scoring",
-    )
+    _ingest(platform_env["settings"], "2026-11-09")
     _write_csv(platform_env["batch"] / f"{DS}.csv", [{**r, "loyalty_tier": "gold"} for r in rows])
     with pytest.raises(SchemaDriftError, match=r"loyalty_tier") as err:
         _ingest_and_validate(platform_env["settings"])
