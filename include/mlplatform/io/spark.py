@@ -3,26 +3,39 @@
 Delta's jars are resolved once from Maven Central through Ivy into a project-local cache
 (``MLP_JARS_DIR``) and loaded from there afterwards, so later starts need no network and the
 same folder can be baked into an image.
+
+A session whose driver died (JVM killed, SparkContext stopped) is never handed out again:
+``get_spark`` notices, tears it down and builds a fresh one, so a task retry in the same process
+(or the next task of a ``dag.test()`` run) gets a working Spark instead of the same error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.core.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 SCALA_BINARY = "2.13"  # Spark 4 is built for Scala 2.13 only
 S3A_PACKAGES = ("org.apache.hadoop:hadoop-aws:3.4.1",)
 MANIFEST = "packages.txt"
+JVM_GONE = "its JVM does not answer"
+CONTEXT_STOPPED = "its SparkContext is stopped"
+
+# The JVM-side SparkContext of the live JavaSparkContext, kept so the health check costs one call.
+_jvm_context: tuple[Any, Any] | None = None
 
 
 class JavaMissingError(EnvironmentProblem):
@@ -136,12 +149,95 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     return conf
 
 
+def driver_problem(sc: SparkContext) -> str | None:
+    """Why ``sc`` cannot run jobs (``CONTEXT_STOPPED`` or ``JVM_GONE``), or None when it can.
+
+    One py4j round trip (``isStopped``) once the JVM context is cached; a dead JVM shows up as
+    Py4J's "Answer from Java side is empty" or a refused connection.
+    """
+    from py4j.protocol import Py4JError, Py4JNetworkError
+
+    global _jvm_context
+    jsc = getattr(sc, "_jsc", None)
+    if jsc is None:
+        return CONTEXT_STOPPED
+    try:
+        if _jvm_context is None or _jvm_context[0] is not jsc:
+            _jvm_context = (jsc, jsc.sc())
+        stopped = bool(_jvm_context[1].isStopped())
+    except (Py4JError, Py4JNetworkError, ConnectionError, OSError):
+        return JVM_GONE
+    return CONTEXT_STOPPED if stopped else None
+
+
+def _discard(session: SparkSession | None, sc: SparkContext | None, problem: str) -> None:
+    """Stop what is left of a dead session and forget it, so the builder starts from scratch.
+
+    A JVM that still answers (only its context stopped) is kept for the next context, as PySpark
+    does after ``stop()``; a gone one is closed and its process reaped so the next session
+    launches a new JVM.
+    """
+    import warnings
+
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession, SQLContext
+
+    global _jvm_context
+    _jvm_context = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Unable to cleanly shutdown Spark JVM process"
+        try:
+            if session is not None and problem != JVM_GONE:
+                session.stop()  # also clears the JVM's default session
+            elif sc is not None:
+                sc.stop()
+        except Exception:
+            log.debug("stopping the dead Spark session failed", exc_info=True)
+    if sc is not None and getattr(sc, "_accumulatorServer", None):
+        sc._accumulatorServer.shutdown()
+        sc._accumulatorServer = None  # type: ignore[assignment]
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+    SQLContext._instantiatedContext = None  # type: ignore[attr-defined]
+    gateway = SparkContext._gateway
+    if problem == JVM_GONE and gateway is not None:
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+        try:
+            gateway.close()
+        except Exception:
+            log.debug("closing the dead Py4J gateway failed", exc_info=True)
+        proc = getattr(gateway, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()  # not answering but still running: do not leak it
+            proc.wait(timeout=30)
+
+
+def _live_session() -> SparkSession | None:
+    """The process's existing session when its driver is alive; a dead one is discarded first."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._activeSession or SparkSession._instantiatedSession
+    sc = session.sparkContext if session is not None else SparkContext._active_spark_context
+    if sc is None:
+        return None
+    problem = driver_problem(sc)
+    if problem is None and session is not None:
+        return session
+    if problem is not None:
+        log.warning("Spark driver is dead (%s); discarding the session and starting a new one", problem)
+        _discard(session, sc, problem)
+    return None
+
+
 def get_spark(settings: Settings | None = None) -> SparkSession:
-    """The process's SparkSession with Delta; created on first call, reused afterwards."""
+    """The process's SparkSession with Delta; created on first call, reused while its driver lives."""
     from pyspark.sql import SparkSession
 
     settings = settings or get_settings()
-    active = SparkSession.getActiveSession()
+    active = _live_session()
     if active is not None:
         return active
     check_java()
