@@ -14,7 +14,7 @@ from mlplatform.alerts.messages import (
     drift_alert_summary,
     post_webhook,
 )
-from tests.support import spec_dir_with_alerts
+from tests.support import spec_dir_with_alerts, webhook_connection_env
 
 
 def test_build_alert_and_html_escape() -> None:
@@ -49,8 +49,14 @@ def test_webhook_delivery_and_unreachable_url(alert_servers) -> None:  # type: i
     before = len(inbox.webhooks)
     assert post_webhook(url, build_alert("retraining", "churn", summary="policy met")) == 204
     assert inbox.webhooks[before]["event"] == "retraining"
-    with pytest.raises(AlertDeliveryError, match="127.0.0.1:9"):
-        post_webhook("http://127.0.0.1:9/none", build_alert("drift", "churn", summary="x"), timeout=2)
+    with pytest.raises(AlertDeliveryError, match="webhook:down unreachable.*Connection refused") as info:
+        post_webhook(
+            "http://127.0.0.1:9/none",
+            build_alert("drift", "churn", summary="x"),
+            channel="webhook:down",
+            timeout=2,
+        )
+    assert "127.0.0.1" not in str(info.value)  # the channel is named, never the URL
 
 
 def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -58,8 +64,10 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
     from mlplatform.data.validation import DataQualityError
 
     url, port, inbox = alert_servers
-    spec_dir = spec_dir_with_alerts(tmp_path / "specs", url, ["oncall@example.com"])
+    spec_dir = spec_dir_with_alerts(tmp_path / "specs", ["oncall@example.com"])
     monkeypatch.setenv("MLP_SPEC_DIR", str(spec_dir))
+    for name, value in webhook_connection_env(url).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true"
     )
@@ -93,6 +101,7 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
         )
         outcomes = send_alert("churn_demo", "drift", context, "x drifted")
         assert [o["ok"] for o in outcomes] == [True, False]
+        assert [o["channel"] for o in outcomes] == ["webhook:mlp_alert_webhook", "smtp:smtp_default"]
         # a model that does not subscribe to an event sends nothing
         assert send_alert("telco_churn", "drift", context, "x") == []
     finally:

@@ -72,15 +72,20 @@ def _queued_run(dag_id: str, run_id: str):  # type: ignore[no-untyped-def]
 def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from mlplatform.demo.data import write_demo_landing
     from mlplatform.io.layout import StorageLayout
-    from tests.support import platform_env, spec_dir_with_alerts
+    from tests.support import platform_env, spec_dir_with_alerts, webhook_connection_env
 
     webhook, smtp_port, inbox = alert_servers
     inbox.clear()  # the servers are shared by the session: count only this lifecycle's alerts
     base = tmp_path_factory.mktemp("e2e")
     root = base / "lake"
-    spec_dir = spec_dir_with_alerts(base / "specs", webhook, ["ml-oncall@example.com"])
+    spec_dir = spec_dir_with_alerts(base / "specs", ["ml-oncall@example.com"])
     smtp = f"smtp://127.0.0.1:{smtp_port}?disable_ssl=true&disable_tls=true"
-    with platform_env(MLP_STORAGE_ROOT=str(root), MLP_SPEC_DIR=str(spec_dir), AIRFLOW_CONN_SMTP_DEFAULT=smtp):
+    with platform_env(
+        MLP_STORAGE_ROOT=str(root),
+        MLP_SPEC_DIR=str(spec_dir),
+        AIRFLOW_CONN_SMTP_DEFAULT=smtp,
+        **webhook_connection_env(webhook),
+    ):
         layout = StorageLayout(str(root))
         batches = {
             CLEAN_DATE: False,

@@ -8,6 +8,7 @@ HTML to Airflow's SMTP notifier.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -28,7 +29,8 @@ _TITLES = {
 
 
 class AlertDeliveryError(PlatformError, RuntimeError):
-    """A webhook refused or did not answer; the message names the URL and the status."""
+    """A webhook refused or did not answer; the message names the channel (never the URL, which is
+    often a secret) and the HTTP status or the network reason."""
 
 
 def build_alert(
@@ -65,21 +67,56 @@ def alert_html(alert: dict[str, Any]) -> str:
     return render("alert.html.j2", alert=alert, where=where, details=details)
 
 
-def post_webhook(url: str, alert: dict[str, Any], *, timeout: float = 10.0) -> int:
-    """POST the alert as JSON; returns the HTTP status, raises ``AlertDeliveryError`` otherwise."""
+def post_webhook(
+    url: str,
+    alert: dict[str, Any],
+    *,
+    channel: str = "webhook",
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> int:
+    """POST the alert as JSON; returns the HTTP status, raises ``AlertDeliveryError`` otherwise.
+
+    ``channel`` names the webhook in errors (e.g. ``webhook:<conn_id>``): the URL never appears in
+    them, since the URL of a Slack-style hook is its secret. ``headers`` are added to the request
+    (e.g. ``Authorization``).
+    """
+    if not re.match(r"^https?://", url, re.IGNORECASE):
+        raise AlertDeliveryError(f"{channel}: the webhook URL is not an http(s) URL")
     body = json.dumps(alert, default=str).encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    event = alert.get("event")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, checked in the spec)
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only, checked above)
             return int(response.status)
+    except ValueError:  # a malformed URL: its messages quote the URL
+        raise AlertDeliveryError(f"{channel}: the webhook URL is malformed") from None
     except urllib.error.HTTPError as exc:
+        exc.close()
         raise AlertDeliveryError(
-            f"webhook {url} answered HTTP {exc.code} to the {alert['event']} alert"
-        ) from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise AlertDeliveryError(f"webhook {url} unreachable for the {alert['event']} alert: {exc}") from exc
+            f"{channel} answered HTTP {exc.code} ({exc.reason}) to the {event} alert"
+        ) from None
+    except urllib.error.URLError as exc:
+        raise AlertDeliveryError(
+            f"{channel} unreachable for the {event} alert: {_reason(exc.reason)}"
+        ) from None
+    except (TimeoutError, OSError) as exc:
+        raise AlertDeliveryError(f"{channel} unreachable for the {event} alert: {_reason(exc)}") from None
+
+
+def _reason(reason: object) -> str:
+    """The network reason without the URL: ``timed out``, or the error's class and its OS message
+    (``ConnectionRefusedError: Connection refused``)."""
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{type(reason).__name__}: {reason.strerror}"
+    return f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
 
 
 def drift_alert_summary(drift: dict[str, Any]) -> str | None:

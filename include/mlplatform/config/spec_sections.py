@@ -307,25 +307,45 @@ class RetrainingPolicy(_Strict):
 class AlertsSpec(_Strict):
     """Who hears about drift, data-quality failures and task failures of this model, and how.
 
-    Alerts go through Airflow notifiers: a JSON POST to each webhook URL and an email through the
-    Airflow SMTP connection ``smtp_conn_id``.
+    Alerts go through Airflow notifiers: a JSON POST to the webhook of each Airflow connection in
+    ``webhook_conn_ids`` and an email through the Airflow SMTP connection ``smtp_conn_id``. Webhook
+    URLs (often secrets themselves) and credentials live in those connections, never in the spec:
+    the spec names connection ids only.
     """
 
     events: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
         default_factory=lambda: ["drift", "data_quality", "task_failure", "retraining", "retirement"]
     )
-    webhooks: list[str] = Field(default_factory=list)
+    webhook_conn_ids: list[str] = Field(default_factory=list)
     emails: list[str] = Field(default_factory=list)
     from_email: str = "mlplatform@localhost"
     smtp_conn_id: str = "smtp_default"
 
-    @field_validator("webhooks")
+    @model_validator(mode="before")
     @classmethod
-    def _http_urls(cls, urls: list[str]) -> list[str]:
-        for url in urls:
-            if not re.match(r"^https?://", url):
-                raise ValueError(f"webhook '{url}' is not an http(s) URL")
-        return urls
+    def _no_webhook_urls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "webhooks" in data:  # the URLs are not echoed: they are secrets
+            raise ValueError(
+                "'alerts.webhooks' is no longer supported: webhook URLs are secrets and do not belong "
+                "in a model spec; put each URL in an Airflow connection (conn_type http, the URL as "
+                "its host) and list the connection's id in 'alerts.webhook_conn_ids'"
+            )
+        return data
+
+    @field_validator("webhook_conn_ids", "smtp_conn_id")
+    @classmethod
+    def _connection_ids(cls, value: Any) -> Any:
+        for conn_id in value if isinstance(value, list) else [value]:
+            if "://" in conn_id:
+                raise ValueError(
+                    "a URL is not an Airflow connection id: put the URL in an Airflow connection "
+                    "and list the connection's id here"
+                )
+            if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,249}$", conn_id):
+                raise ValueError(
+                    f"'{conn_id}' is not an Airflow connection id (letters, digits, '_', '.', '-')"
+                )
+        return value
 
 
 class ScheduleSpec(_Strict):

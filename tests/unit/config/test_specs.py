@@ -193,13 +193,13 @@ def test_monitoring_sections_load_with_documented_defaults(demo_raw: dict[str, A
     bare = load_spec(_write(tmp_path, raw))
     assert (bare.drift.wasserstein_threshold, bare.drift.jensenshannon_threshold) == (0.1, 0.1)
     assert bare.drift.small_sample_rows == 1000 and bare.retraining.max_share_drifted == 0.5
-    assert bare.labels is None and bare.alerts.webhooks == [] and "drift" in bare.alerts.events
+    assert bare.labels is None and bare.alerts.webhook_conn_ids == [] and "drift" in bare.alerts.events
 
 
 @pytest.mark.parametrize(
     ("section", "value", "field"),
     [
-        ("alerts", {"webhooks": ["ftp://example.com/hook"]}, "alerts.webhooks"),
+        ("alerts", {"webhook_conn_ids": ["https://example.com/hook"]}, "alerts.webhook_conn_ids"),
         ("alerts", {"events": ["drift", "sunshine"]}, "alerts.events.1"),
         ("retraining", {"consecutive_runs": 0}, "retraining.consecutive_runs"),
         ("drift", {"numeric_stattest": "anderson"}, "drift.numeric_stattest"),
