@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlplatform.config.settings import get_settings
-from mlplatform.config.specs import ModelSpec, load_specs
+from mlplatform.config.specs import ModelSpec, SpecError, scan_specs
 from mlplatform.core.context import RunContext, classify_trigger
+
+log = logging.getLogger(__name__)
 
 
 def model_specs() -> list[ModelSpec]:
-    """The specs the DAG files generate DAGs for (parse-time: YAML and pydantic only)."""
-    return list(load_specs(get_settings().spec_dir).values())
+    """The valid specs the DAG files generate DAGs for (parse-time: YAML and pydantic only).
+
+    A broken spec is skipped with a warning, so it never costs another model its DAGs; its error
+    is an import error of ``dags/model_spec_errors.py`` in the UI.
+    """
+    specs, errors = scan_specs(get_settings().spec_dir)
+    for path in errors:
+        log.warning("model spec %s is invalid: no DAGs for it (see model_spec_errors import error)", path)
+    return list(specs.values())
+
+
+def broken_specs() -> dict[Path, SpecError]:
+    """The spec files that fail to load, with their errors (file and field named)."""
+    return scan_specs(get_settings().spec_dir)[1]
 
 
 def run_conf(context: dict[str, Any]) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,6 +26,9 @@ class Settings(BaseSettings):
     storage_root: str = Field(default=str(PROJECT_ROOT / "lakehouse"))
     spec_dir: Path = Field(default=PROJECT_ROOT / "include" / "specs")
     datasets_dir: Path = Field(default=PROJECT_ROOT.parent / "shared" / "datasets")
+    # Folders or URI prefixes, besides the storage root and datasets_dir, that source, label and
+    # scoring files may be read from (MLP_SOURCE_ROOTS: comma-separated). Nothing else is read.
+    source_roots: Annotated[list[str], NoDecode] = Field(default_factory=list)
     spark_master: str = "local[*]"
     spark_app_name: str = "mlplatform"
     spark_driver_memory: str = "2g"
@@ -44,6 +48,18 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("MLP_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
     )
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def readable_roots(self) -> list[str]:
+        """Where source files may be read from: the storage root, datasets_dir and source_roots."""
+        return [self.storage_root, str(self.datasets_dir), *self.source_roots]
 
     @property
     def is_local_storage(self) -> bool:

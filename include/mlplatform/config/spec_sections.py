@@ -8,6 +8,7 @@ them together into ``ModelSpec`` and checks what spans sections.
 from __future__ import annotations
 
 import re
+import string
 from datetime import date
 from typing import Any, Literal
 
@@ -18,13 +19,69 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+PATH_PLACEHOLDERS = ("storage_root", "model", "ds", "datasets_dir")
+
+# Encodings a source may declare: ASCII-compatible, so a line is a line in raw bytes too.
+SOURCE_ENCODINGS = {
+    "utf-8": "UTF-8",
+    "ascii": "US-ASCII",
+    "latin-1": "ISO-8859-1",
+    "iso-8859-1": "ISO-8859-1",
+    "iso-8859-15": "ISO-8859-15",
+    "cp1252": "windows-1252",
+    "windows-1252": "windows-1252",
+}
+
+
 class SourceSpec(_Strict):
     """A file source. ``path`` may use ``{storage_root}``, ``{model}``, ``{ds}`` (YYYY-MM-DD) and
-    ``{datasets_dir}`` (the shared data sets folder)."""
+    ``{datasets_dir}`` (the shared data sets folder), and nothing else. ``encoding`` is the text
+    encoding of CSV and JSON files; rows with bytes invalid in it are quarantined, never rewritten.
+    """
 
-    path: str
+    path: str = Field(min_length=1)
     format: Literal["csv", "parquet", "json", "delta"] = "csv"
+    encoding: Literal[tuple(SOURCE_ENCODINGS)] = "utf-8"  # type: ignore[valid-type]
     options: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("path")
+    @classmethod
+    def _known_placeholders(cls, path: str) -> str:
+        try:
+            parts = [(n, f, c) for _, n, f, c in string.Formatter().parse(path) if n is not None]
+        except ValueError as exc:
+            raise ValueError(f"path {path!r} is not a valid template: {exc}") from exc
+        for name, fmt, conversion in parts:
+            if name not in PATH_PLACEHOLDERS or fmt or conversion:
+                shown = (
+                    "{" + name + (f"!{conversion}" if conversion else "") + (f":{fmt}" if fmt else "") + "}"
+                )
+                allowed = ", ".join("{" + p + "}" for p in PATH_PLACEHOLDERS)
+                raise ValueError(
+                    f"path {path!r} uses placeholder {shown}; only {allowed} are allowed "
+                    "(no attributes, indexes, conversions or formats)"
+                )
+        if ".." in re.split(r"[/\\]", path):
+            raise ValueError(f"path {path!r} climbs out of its folder with '..'; name the folder itself")
+        return path
+
+    @field_validator("options")
+    @classmethod
+    def _encoding_is_a_field(cls, options: dict[str, str]) -> dict[str, str]:
+        for key in options:
+            if key.lower() in ("encoding", "charset"):
+                raise ValueError(f"option '{key}': declare the encoding in the source's 'encoding' field")
+        return options
+
+    @property
+    def java_encoding(self) -> str:
+        """The encoding's name as Spark's readers know it."""
+        return SOURCE_ENCODINGS[self.encoding]
+
+    def reader_options(self) -> dict[str, str]:
+        """The Spark reader options, the declared encoding included for text formats."""
+        extra = {"encoding": self.java_encoding} if self.format in ("csv", "json") else {}
+        return {**self.options, **extra}
 
     def resolve(self, *, storage_root: str, datasets_dir: str, model: str, ds: str) -> str:
         """The path with its placeholders filled in (the one place a spec path is templated)."""
@@ -106,7 +163,8 @@ class ValidationSpec(_Strict):
     Failing rows are quarantined with the reason; the run fails when more than
     ``max_bad_row_fraction`` of the batch fails, or on a table-level problem (empty batch, row
     count outside the bounds, duplicated keys under ``duplicate_keys: fail``, schema drift under
-    a ``fail`` policy).
+    a ``fail`` policy). A numeric value that parses to ±Infinity or NaN (``inf``, ``NaN``,
+    ``1e309``) fails, except in the ``allow_non_finite`` columns, where it is a missing value.
     """
 
     required: list[str] = Field(default_factory=list)
@@ -119,6 +177,7 @@ class ValidationSpec(_Strict):
     duplicate_keys: Literal["fail", "quarantine"] = "fail"
     extra_columns: Literal["ignore", "fail"] = "ignore"
     type_changes: Literal["fail", "ignore"] = "fail"
+    allow_non_finite: list[str] = Field(default_factory=list)
     expectations: list[ExtraExpectation] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -65,6 +65,7 @@ class ModelSpec(_Strict):
             ("validation.ranges", list(self.validation.ranges), numeric),
             ("validation.allowed_values", list(self.validation.allowed_values), known),
             ("validation.unique", self.validation.unique, known),
+            ("validation.allow_non_finite", self.validation.allow_non_finite, numeric),
         ]
         for field, names, allowed in checks:
             for name in names:
@@ -163,12 +164,29 @@ def load_spec(path: str | Path) -> ModelSpec:
 
 
 def load_specs(spec_dir: str | Path) -> dict[str, ModelSpec]:
-    """All specs in a folder, by model name (``*.yaml`` files, sorted)."""
-    specs: dict[str, ModelSpec] = {}
-    for path in sorted(Path(spec_dir).glob("*.yaml")):
-        spec = load_spec(path)
-        specs[spec.name] = spec
+    """All specs in a folder, by model name (``*.yaml`` files, sorted); the first bad one raises."""
+    specs, errors = scan_specs(spec_dir)
+    if errors:
+        raise next(iter(errors.values()))
     return specs
+
+
+def scan_specs(spec_dir: str | Path) -> tuple[dict[str, ModelSpec], dict[Path, SpecError]]:
+    """Every spec of a folder loaded on its own: the valid ones by model name, the errors by file.
+
+    One broken file costs only its own model: the DAG files build the others' DAGs and report
+    the errors (``dags/model_spec_errors.py``).
+    """
+    specs: dict[str, ModelSpec] = {}
+    errors: dict[Path, SpecError] = {}
+    for path in sorted(Path(spec_dir).glob("*.yaml")):
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            errors[path] = exc
+        else:
+            specs[spec.name] = spec
+    return specs, errors
 
 
 def spec_path(spec_dir: str | Path, model: str) -> Path:

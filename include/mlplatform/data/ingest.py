@@ -2,7 +2,10 @@
 
 Bronze keeps every declared column as a string, exactly as read, plus a row id, the batch id,
 the source file and any malformed line in ``_corrupt_record``; typing and judging the values is
-validation's job, so a bad value is never lost at ingest.
+validation's job, so a bad value is never lost at ingest. A line whose bytes are invalid in the
+source's declared encoding is never decoded with replacement characters: it becomes a bronze row
+whose ``_corrupt_record`` holds its raw bytes in base64 (after ``UNDECODABLE_MARKER``), and
+validation quarantines it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from mlplatform.core.errors import DataProblem
 from mlplatform.io.delta import replace_partition, sql_literal
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 CORRUPT = "_corrupt_record"
+UNDECODABLE_MARKER = "[undecodable bytes, base64] "
+# Bytes (as hex pairs) that windows-1252 leaves undefined, and that ASCII does not have.
+_INVALID_HEX = {"windows-1252": "81|8D|8F|90|9D", "US-ASCII": "[89A-F][0-9A-F]"}
 META_COLUMNS = ("_batch_id", "_row_id", "_source_file", "_ingested_at", CORRUPT)
 
 
@@ -27,12 +34,22 @@ class SourceError(DataProblem, ValueError):
 
 def source_schema(spark: SparkSession, source: SourceSpec, uri: str) -> dict[str, str]:
     """The file's columns and Spark types (CSV columns are all strings: no type inference)."""
-    reader = spark.read.format(source.format).options(**source.options)
+    reader = spark.read.format(source.format).options(**source.reader_options())
     try:
         schema = reader.load(uri).schema
     except Exception as exc:  # Spark raises AnalysisException and friends; the message is what matters
         raise SourceError(f"cannot read source file {uri} ({source.format}): {exc}") from exc
     return {f.name: f.dataType.simpleString() for f in schema.fields}
+
+
+def check_columns(spec: ModelSpec, present: list[str], uri: str, *, require_target: bool) -> None:
+    """Refuse a file that lacks a declared column (the target only matters for training)."""
+    needed = [c for c in spec.columns.raw_columns if require_target or c != spec.columns.target]
+    missing = [c for c in needed if c not in present]
+    if missing:
+        raise SourceError(
+            f"source file {uri} for model '{spec.name}' lacks declared column(s) {missing}; it has {present}"
+        )
 
 
 def read_source(
@@ -43,26 +60,75 @@ def read_source(
     from pyspark.sql.types import StringType, StructField, StructType
 
     present = list(source_schema(spark, source, uri))
+    check_columns(spec, present, uri, require_target=require_target)
     declared = spec.columns.raw_columns
-    needed = [c for c in declared if require_target or c != spec.columns.target]
-    missing = [c for c in needed if c not in present]
-    if missing:
-        raise SourceError(
-            f"source file {uri} for model '{spec.name}' lacks declared column(s) {missing}; it has {present}"
-        )
     extras = [c for c in present if c not in declared]
-    reader = spark.read.format(source.format).options(**source.options)
     if source.format in ("csv", "json"):
         fields = [StructField(c, StringType()) for c in present] + [StructField(CORRUPT, StringType())]
-        reader = reader.schema(StructType(fields)).option("mode", "PERMISSIVE")
-        reader = reader.option("columnNameOfCorruptRecord", CORRUPT)
-        df = reader.load(uri)
+        df = _read_text_format(spark, source, uri, StructType(fields))
     else:
-        df = reader.load(uri).withColumn(CORRUPT, F.lit(None).cast("string"))
+        df = spark.read.format(source.format).options(**source.options).load(uri)
+        df = df.withColumn(CORRUPT, F.lit(None).cast("string")).withColumn(
+            "_source_file", F.input_file_name()
+        )
     cols = [
         (F.col(c).cast("string") if c in present else F.lit(None).cast("string")).alias(c) for c in declared
     ]
-    return df.select(*cols, F.col(CORRUPT), F.input_file_name().alias("_source_file")), extras
+    return df.select(*cols, F.col(CORRUPT), F.col("_source_file")), extras
+
+
+def _valid_in(encoding: str) -> Column:
+    """Whether a raw line (``value`` of Spark's text reader, bytes untouched) is valid in ``encoding``."""
+    from pyspark.sql import functions as F
+
+    if encoding == "UTF-8":
+        return F.expr("is_valid_utf8(value)")
+    if encoding in _INVALID_HEX:
+        return ~F.hex(F.col("value").cast("binary")).rlike(f"^(..)*?({_INVALID_HEX[encoding]})")
+    return F.lit(True)  # ISO-8859-1 and -15 give every byte a character
+
+
+def _read_text_format(spark: SparkSession, source: SourceSpec, uri: str, schema: StructType) -> DataFrame:
+    """A CSV or JSON-lines source, PERMISSIVE, with lines invalid in its encoding kept as raw bytes.
+
+    The common case (every line valid) is Spark's own reader on the file. Otherwise the valid lines
+    of each file are decoded and parsed by the same reader, and each invalid line becomes a row
+    whose only value is ``_corrupt_record``: the marker and the line's bytes in base64.
+    """
+    from pyspark.sql import functions as F
+
+    options = {**source.reader_options(), "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    lines = spark.read.text(uri).select("value", F.input_file_name().alias("_source_file"))
+    lines = lines.withColumn("_valid", _valid_in(source.java_encoding))
+    invalid = lines.where(~F.col("_valid")).cache()
+    if invalid.isEmpty():
+        invalid.unpersist()
+        reader = spark.read.format(source.format).options(**options).schema(schema)
+        return reader.load(uri).withColumn("_source_file", F.input_file_name())
+    if str(source.options.get("multiLine", source.options.get("multiline", "false"))).lower() == "true":
+        count = invalid.count()
+        raise SourceError(
+            f"source file {uri}: {count} line(s) hold bytes that are not valid {source.encoding} "
+            "(source.encoding), and with multiLine records they cannot be set apart; nothing was ingested"
+        )
+    undecodable = invalid.select(
+        *[F.lit(None).cast("string").alias(f.name) for f in schema.fields if f.name != CORRUPT],
+        F.concat(F.lit(UNDECODABLE_MARKER), F.base64(F.col("value").cast("binary"))).alias(CORRUPT),
+        F.col("_source_file"),
+    )
+    parsed = []
+    for row in lines.select("_source_file").distinct().collect():
+        name = row["_source_file"]
+        good = lines.where(F.col("_valid") & (F.col("_source_file") == name))
+        text = good.select(F.decode(F.col("value").cast("binary"), source.java_encoding).alias("line"))
+        rdd = text.rdd.map(lambda r: r["line"])
+        reader = spark.read.options(**options).schema(schema)
+        frame = reader.csv(rdd) if source.format == "csv" else reader.json(rdd)
+        parsed.append(frame.withColumn("_source_file", F.lit(name)))
+    out = undecodable
+    for frame in parsed:
+        out = out.unionByName(frame)
+    return out
 
 
 def ingest_to_bronze(

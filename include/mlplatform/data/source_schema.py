@@ -93,7 +93,7 @@ def latest_schema(
     return int(row["schema_version"]), dict(json.loads(row["columns"]))
 
 
-def check_and_record(
+def plan_schema(
     spark: SparkSession,
     table_uri: str,
     spec: ModelSpec,
@@ -102,7 +102,12 @@ def check_and_record(
     source_uri: str,
     run_id: str,
 ) -> dict[str, Any]:
-    """Compare with the recorded schema, apply the policy, and record a new version if it changed."""
+    """Compare with the recorded schema and apply the policy; nothing is written yet.
+
+    Returns the schema version and changes, and under ``record`` the row to append once the
+    file is accepted (``None`` when the schema is unchanged): a refused file never becomes a
+    schema version, so the next good file is not reported as a change.
+    """
     latest = latest_schema(spark, table_uri, spec.name, source)
     if latest is None:
         version, diff = 1, SchemaDiff()
@@ -113,22 +118,40 @@ def check_and_record(
         if problems:
             raise SchemaDriftError("; ".join(problems))
         version = recorded_version + 1 if diff.changed else recorded_version
+    record = None
     if latest is None or diff.changed:
-        append_rows(
-            spark,
-            table_uri,
-            TABLES["source_schemas"],
-            [
-                {
-                    "model_name": spec.name,
-                    "source": source,
-                    "schema_version": version,
-                    "columns": json.dumps(observed),
-                    "changes": json.dumps(diff.as_dict()),
-                    "source_uri": source_uri,
-                    "run_id": run_id,
-                    "recorded_at": datetime.now(UTC),
-                }
-            ],
+        record = {
+            "model_name": spec.name,
+            "source": source,
+            "schema_version": version,
+            "columns": json.dumps(observed),
+            "changes": json.dumps(diff.as_dict()),
+            "source_uri": source_uri,
+            "run_id": run_id,
+        }
+    return {"schema_version": version, "schema_changes": diff.as_dict(), "record": record}
+
+
+def record_schema(spark: SparkSession, table_uri: str, record: dict[str, Any] | None) -> None:
+    """Append a planned schema version (once its file was accepted); a no-op when unchanged.
+
+    A rerun of the same run records its version once.
+    """
+    from delta.tables import DeltaTable
+    from pyspark.sql import functions as F
+
+    if record is None:
+        return
+    if DeltaTable.isDeltaTable(spark, table_uri):
+        same = (
+            spark.read.format("delta")
+            .load(table_uri)
+            .where(
+                (F.col("model_name") == record["model_name"])
+                & (F.col("source") == record["source"])
+                & (F.col("schema_version") == record["schema_version"])
+            )
         )
-    return {"schema_version": version, "schema_changes": diff.as_dict()}
+        if not same.isEmpty():
+            return
+    append_rows(spark, table_uri, TABLES["source_schemas"], [{**record, "recorded_at": datetime.now(UTC)}])

@@ -11,19 +11,23 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
 from mlplatform.core.errors import DataProblem
-from mlplatform.data.ingest import CORRUPT
+from mlplatform.data.ingest import CORRUPT, UNDECODABLE_MARKER
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 NUMBER_REGEX = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+NON_FINITE_REGEX = r"^[+-]?(inf|infinity|nan)$"
 RAW_SUFFIX = "__raw"
+INVALID_ENCODING = "_invalid_encoding"
+FLOAT_MAX = 1.7976931348623157e308
 
 
 class DataQualityError(DataProblem, RuntimeError):
@@ -75,13 +79,23 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
 
     cols = spec.columns
     timestamps = time_columns(spec)
-    out = [F.col("_row_id"), F.col(CORRUPT)]
+    undecodable = F.col(CORRUPT).startswith(UNDECODABLE_MARKER)
+    out = [
+        F.col("_row_id"),
+        F.when(~undecodable, F.col(CORRUPT)).alias(CORRUPT),
+        F.when(undecodable, F.lit(spec_encoding(spec, require_target))).alias(INVALID_ENCODING),
+    ]
     for name in cols.raw_columns:
         trimmed = F.trim(F.col(name))
         value = F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
         if name in cols.numeric:
+            number = F.expr(f"try_cast(nullif(trim(`{name}`), '') as double)")
+            if name in spec.validation.allow_non_finite:
+                # Declared as allowed: inf/NaN spellings and overflows are missing values, not errors.
+                value = F.when(~value.rlike("(?i)" + NON_FINITE_REGEX), value)
+                number = F.when(~F.isnan(number) & (F.abs(number) <= FLOAT_MAX), number)
             out.append(value.alias(name + RAW_SUFFIX))
-            out.append(F.expr(f"try_cast(nullif(trim(`{name}`), '') as double)").alias(name))
+            out.append(number.alias(name))
         elif name in timestamps:
             out.append(value.alias(name + RAW_SUFFIX))
             out.append(F.expr(f"try_to_timestamp(nullif(trim(`{name}`), ''))").alias(name))
@@ -100,6 +114,11 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
     return prepared
 
 
+def spec_encoding(spec: ModelSpec, training: bool) -> str:
+    """The declared encoding of the batch's source (training or scoring)."""
+    return (spec.source.training if training else spec.source.scoring).encoding
+
+
 def time_columns(spec: ModelSpec) -> list[str]:
     """Raw columns typed as timestamps: the event time and the declared ``timestamps``."""
     cols = spec.columns
@@ -114,6 +133,7 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     suite: list[Any] = [
         gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows, max_value=rules.max_rows),
         gxe.ExpectColumnValuesToBeNull(column=CORRUPT),
+        gxe.ExpectColumnValuesToBeNull(column=INVALID_ENCODING),
     ]
     timestamps = time_columns(spec)
     needs_time = [cols.event_time] if cols.event_time and spec.features.aggregates else []
@@ -121,8 +141,11 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     for name in dict.fromkeys(required):
         column = name + RAW_SUFFIX if name in cols.numeric or name in timestamps else name
         suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    finite = finite_expectation()
     for name in cols.numeric:
         suite.append(gxe.ExpectColumnValuesToMatchRegex(column=name + RAW_SUFFIX, regex=NUMBER_REGEX))
+        if name not in rules.allow_non_finite:
+            suite.append(finite(column=name))
     for name in timestamps:
         suite.append(gxe.ExpectColumnValuesToMatchRegex(column=name + RAW_SUFFIX, regex=TIMESTAMP_REGEX))
     for name, bounds in rules.ranges.items():
@@ -138,6 +161,23 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     for i, extra in enumerate(rules.expectations):
         suite.append(extra_expectation(spec, i, extra.type, extra.kwargs))
     return suite
+
+
+@cache
+def finite_expectation() -> type:
+    """``expect_column_values_to_be_finite``: a number that parses to ±inf or NaN (``1e309``) fails.
+
+    A GX expectation of its own (a between check over the whole float range) so the quarantine
+    reason says what is wrong, rather than naming a range the spec never declared.
+    """
+    import great_expectations.expectations as gxe
+
+    class ExpectColumnValuesToBeFinite(gxe.ExpectColumnValuesToBeBetween):
+        min_value: float = -FLOAT_MAX
+        max_value: float = FLOAT_MAX
+        description: str = "Values are finite numbers: not ±Infinity (an overflow such as 1e309) nor NaN."
+
+    return ExpectColumnValuesToBeFinite
 
 
 def extra_expectation(spec: ModelSpec, index: int, type_name: str, kwargs: dict[str, Any]) -> Any:
@@ -291,7 +331,9 @@ def validated_frame(spark: SparkSession, prepared: DataFrame, outcome: Validatio
     from pyspark.sql import functions as F
 
     bad = spark.createDataFrame([(rid,) for rid in outcome.reasons_by_row], "_row_id string")
-    keep = [c for c in prepared.columns if not c.endswith(RAW_SUFFIX) and c != CORRUPT]
+    keep = [
+        c for c in prepared.columns if not c.endswith(RAW_SUFFIX) and c not in (CORRUPT, INVALID_ENCODING)
+    ]
     return prepared.join(F.broadcast(bad), "_row_id", "left_anti").select(*keep)
 
 

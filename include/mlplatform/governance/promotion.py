@@ -15,7 +15,8 @@ from mlplatform.config.specs import PromotionSpec
 def decide_promotion(
     metrics: dict[str, float], rules: PromotionSpec, champion_metrics: dict[str, float] | None
 ) -> tuple[bool, list[dict[str, Any]]]:
-    """Absolute thresholds, then (given the champion's recorded metrics) beating its AUC by the margin."""
+    """Absolute thresholds, then (given the champion's recorded metrics) beating its AUC by more
+    than the margin: a tie is not an improvement."""
     checks = [
         {
             "check": "min_auc",
@@ -43,7 +44,7 @@ def decide_promotion(
                 "check": "beats_champion_auc",
                 "value": metrics["auc"],
                 "threshold": needed,
-                "passed": metrics["auc"] >= needed,
+                "passed": metrics["auc"] > needed,
             }
         )
     return all(c["passed"] for c in checks), checks
@@ -65,12 +66,13 @@ def champion_comparison_check(
     diff: dict[str, Any], rules: PromotionSpec, champion_version: int, same_rows: int
 ) -> dict[str, Any]:
     """The challenger against the champion on the same holdout rows (``diff`` is the paired AUC
-    difference with its bootstrap interval): the difference must reach ``min_auc_improvement``
-    or, with ``require_significant_improvement``, the interval's low end must exceed it."""
+    difference with its bootstrap interval): the difference must exceed ``min_auc_improvement``
+    (a tie does not move the champion) or, with ``require_significant_improvement``, the
+    interval's low end must."""
     if rules.require_significant_improvement:
         passed = diff["low"] > rules.min_auc_improvement
     else:
-        passed = diff["difference"] >= rules.min_auc_improvement
+        passed = diff["difference"] > rules.min_auc_improvement
     return {
         "check": "beats_champion_auc",
         "value": diff["difference"],
@@ -82,6 +84,22 @@ def champion_comparison_check(
         "interval": [diff["low"], diff["high"]],
         "level": diff["level"],
         "same_holdout_rows": same_rows,
+    }
+
+
+def differs_from_champion_check(
+    challenger_sha256: str, champion_sha256: str, champion_version: int
+) -> dict[str, Any]:
+    """A challenger whose booster is byte-identical to the champion's (a rerun on the same data)
+    is registered but never promoted: moving the champion to a copy of itself is churn."""
+    same = challenger_sha256 == champion_sha256
+    return {
+        "check": "differs_from_champion",
+        "value": challenger_sha256,
+        "threshold": f"!= {champion_sha256}",
+        "passed": not same,
+        "champion_version": champion_version,
+        "note": f"booster identical to champion v{champion_version}'s" if same else "booster differs",
     }
 
 

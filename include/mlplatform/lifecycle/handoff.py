@@ -39,6 +39,8 @@ class Batch(Handoff):
     bronze_version: int
     source_uri: str
     schema_version: int
+    # The source_schemas row validate appends once the batch is accepted (None: schema unchanged).
+    schema_record: dict[str, Any] | None = None
 
 
 class ValidatedBatch(Batch):

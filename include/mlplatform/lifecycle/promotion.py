@@ -6,6 +6,7 @@ champion on the same holdout rows); the rules themselves live in ``mlplatform.go
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime
@@ -77,6 +78,13 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
     if current is not None and current != version:
         challenger = p.registry.load_version(p.model, version)
         champion = p.registry.load_version(p.model, current)
+        checks.append(
+            promotion.differs_from_champion_check(
+                hashlib.sha256(challenger.booster_raw).hexdigest(),
+                hashlib.sha256(champion.booster_raw).hexdigest(),
+                current,
+            )
+        )
         try:
             new = _holdout_scores(p, explained.batch_id, challenger)
             old = _holdout_scores(p, explained.batch_id, champion)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings, get_settings
+from mlplatform.config.spec_sections import SourceSpec
 from mlplatform.config.specs import ModelSpec, load_spec, spec_path
 from mlplatform.core.context import RunContext
 from mlplatform.io.catalog import TABLES, table_spec
@@ -90,6 +91,21 @@ class Platform:
         tagged = df.withColumn("_batch_id", F.lit(batch_id))
         return self.replace(name, tagged, f"_batch_id = {sql_literal(batch_id)}")
 
+    def withdraw(self, name: str, predicate: str) -> int | None:
+        """Delete the rows matching ``predicate`` (outputs a failed rerun makes stale); the new version.
+
+        ``None`` when the table does not exist or holds no such rows (nothing to withdraw).
+        """
+        from delta.tables import DeltaTable
+
+        path = self.table(name)
+        if not DeltaTable.isDeltaTable(self.spark, path):
+            return None
+        if self.spark.read.format("delta").load(path).where(predicate).isEmpty():
+            return None
+        DeltaTable.forPath(self.spark, path).delete(predicate)
+        return self.version(name)
+
     def append(self, name: str, rows: list[dict[str, Any]]) -> int:
         from mlplatform.io.delta import append_rows
 
@@ -107,15 +123,21 @@ class Platform:
         """The run's staging folder (artifacts of a training run before it is a version)."""
         return self.layout.staging_dir(self.spec.name, safe_key(ctx.run_id))
 
-    def source_uri(self, template: str, ds: str) -> str:
-        from mlplatform.config.spec_sections import SourceSpec
+    def source_uri(self, source: SourceSpec, ds: str, *, field: str) -> str:
+        """The source's path for ``ds``, refused unless it lies below a readable root.
 
-        return SourceSpec(path=template).resolve(
+        ``field`` names the spec field the path came from (``source.scoring.path``), for the error.
+        """
+        from mlplatform.io.roots import check_readable
+
+        uri = source.resolve(
             storage_root=self.settings.storage_root,
             datasets_dir=str(self.settings.datasets_dir),
             model=self.spec.name,
             ds=ds,
         )
+        what = f"model spec '{self.spec.name}' field {field} ({source.path!r})"
+        return check_readable(uri, self.settings.readable_roots, what=what)
 
     def read_file(self, name: str, uri: str) -> None:
         """Note a file the step read (lineage), for inputs that are not Delta tables."""

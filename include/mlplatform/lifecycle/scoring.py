@@ -135,7 +135,7 @@ def check_performance(
     if spec is None:
         log.info("no labels section in the spec: performance is not monitored")
         return PerformanceResult(labels_configured=False)
-    uri = p.source_uri(spec.source.path, ctx.ds)
+    uri = p.source_uri(spec.source, ctx.ds, field="labels.source.path")
     arrived = files.exists(uri)
     new_labels, rejected = 0, 0
     if arrived:

@@ -21,24 +21,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mlplatform.lifecycle")
 
+# What a batch's earlier run may have left downstream of validation, withdrawn when a rerun fails.
+DATE_OUTPUTS = ("features", "predictions", "drift_metrics")
 
-@step("ingest", reads=("source_schemas",), writes=("bronze", "source_schemas"))
+
+@step("ingest", reads=("source_schemas",), writes=("bronze",))
 def ingest(p: Platform, ctx: RunContext, *, mode: Mode) -> Batch:
-    """Source file → the batch's bronze partition (all strings, nothing dropped)."""
-    from mlplatform.data.ingest import ingest_to_bronze, source_schema
-    from mlplatform.data.source_schema import check_and_record
+    """Source file → the batch's bronze partition (all strings, nothing dropped).
+
+    The file is checked before anything is written: it lies below a readable root, has every
+    declared column, and its schema passes the spec's drift policy.
+    """
+    from mlplatform.data.ingest import check_columns, ingest_to_bronze, source_schema
+    from mlplatform.data.source_schema import plan_schema
 
     p.registry.ensure_not_retired(p.model)
     batch_id = training_batch_id(ctx.run_id) if mode == "training" else scoring_batch_id(ctx.ds)
     source = p.spec.source.training if mode == "training" else p.spec.source.scoring
-    uri = p.source_uri(source.path, ctx.ds)
+    uri = p.source_uri(source, ctx.ds, field=f"source.{mode}.path")
     p.read_file("source", uri)
     observed = source_schema(p.spark, source, uri)
-    schema = check_and_record(p.spark, p.table("source_schemas"), p.spec, mode, observed, uri, ctx.run_id)
+    check_columns(p.spec, list(observed), uri, require_target=mode == "training")
+    schema = plan_schema(p.spark, p.table("source_schemas"), p.spec, mode, observed, uri, ctx.run_id)
     out = ingest_to_bronze(
         p.spark, p.spec, source, uri, p.table("bronze"), batch_id, require_target=mode == "training"
     )
-    p.lineage.params.update({**schema, "extra_columns": out["extra_columns"]})
+    p.lineage.params.update(
+        {
+            "schema_version": schema["schema_version"],
+            "schema_changes": schema["schema_changes"],
+            "extra_columns": out["extra_columns"],
+        }
+    )
     log.info("read %s rows from %s into bronze batch %s", out["rows"], uri, batch_id)
     return Batch(
         batch_id=batch_id,
@@ -47,13 +61,19 @@ def ingest(p: Platform, ctx: RunContext, *, mode: Mode) -> Batch:
         bronze_version=int(out["bronze_version"]),
         source_uri=uri,
         schema_version=int(schema["schema_version"]),
+        schema_record=schema["record"],
     )
 
 
-@step("validate", reads=("bronze",), writes=("validation_results", "quarantine", "validated"))
+@step(
+    "validate",
+    reads=("bronze",),
+    writes=("validation_results", "quarantine", "validated", "source_schemas", *DATE_OUTPUTS),
+)
 def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> ValidatedBatch:
     """GX validation of the bronze batch: quarantine bad rows, write typed good rows."""
     from mlplatform.data import validation as v
+    from mlplatform.data.source_schema import record_schema
     from mlplatform.io.catalog import TABLES
 
     batch = Batch.of(batch)
@@ -92,15 +112,21 @@ def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> 
         100 * outcome.bad_fraction,
         100 * p.spec.validation.max_bad_row_fraction,
     )
-    table_failures = v.table_level_failures(outcome, p.spec)
-    if table_failures:
-        raise v.DataQualityError(
-            f"source file {batch.source_uri} (table {p.table('bronze')}, batch {batch.batch_id}) for model "
-            f"'{p.model}' failed table-level expectations: {'; '.join(table_failures)}"
-        )
-    if outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
-        raise v.DataQualityError(v.failure_message(p.spec, p.table("bronze"), outcome))
+    failures = v.table_level_failures(outcome, p.spec)
+    if failures or outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
+        withdrawn = _withdraw_outputs(p, ctx, batch)
+        if failures:
+            message = (
+                f"source file {batch.source_uri} (table {p.table('bronze')}, batch {batch.batch_id}) for "
+                f"model '{p.model}' failed table-level expectations: {'; '.join(failures)}"
+            )
+        else:
+            message = v.failure_message(p.spec, p.table("bronze"), outcome)
+        if withdrawn:
+            message += f" The batch's earlier outputs were withdrawn from {', '.join(withdrawn)}."
+        raise v.DataQualityError(message)
     version = p.replace_batch("validated", v.validated_frame(p.spark, prepared, outcome), batch.batch_id)
+    record_schema(p.spark, p.table("source_schemas"), batch.schema_record)
     bronze.unpersist()
     prepared.unpersist()
     return batch.extend(
@@ -110,6 +136,33 @@ def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> 
         validated_version=version,
         data_docs_uri=outcome.data_docs_uri,
     )
+
+
+def _withdraw_outputs(p: Platform, ctx: RunContext, batch: Batch) -> list[str]:
+    """Withdraw what an earlier run made from this batch, so no table serves stale rows for it.
+
+    A rerun that fails validation has replaced the batch's quarantine and validation results;
+    its validated rows, features and, for a scoring date, predictions and drift metrics are
+    deleted, and the lineage row of the failed run lists them under ``withdrawn``.
+    """
+    from mlplatform.io.delta import sql_literal
+
+    by_batch = f"_batch_id = {sql_literal(batch.batch_id)}"
+    targets = [("validated", by_batch), ("features", by_batch)]
+    if batch.mode == "scoring":
+        by_date = f"{p.model_key()} AND score_date = DATE {sql_literal(ctx.ds)}"
+        targets += [("predictions", by_date), ("drift_metrics", by_date)]
+    withdrawn = {}
+    for name, predicate in targets:
+        version = p.withdraw(name, predicate)
+        if version is not None:
+            withdrawn[name] = version
+    if withdrawn:
+        p.lineage.params["withdrawn"] = {"batch_id": batch.batch_id, "tables": withdrawn}
+        log.warning(
+            "batch %s failed validation: withdrew its earlier rows from %s", batch.batch_id, withdrawn
+        )
+    return list(withdrawn)
 
 
 def _aggregate_history(p: Platform, current: DataFrame, batch_id: str) -> DataFrame | None:

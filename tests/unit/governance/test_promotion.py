@@ -11,6 +11,7 @@ from mlplatform.governance.promotion import (
     Approval,
     champion_comparison_check,
     decide_promotion,
+    differs_from_champion_check,
     parse_approval,
     promotion_outcome,
     training_quality_check,
@@ -56,9 +57,32 @@ def test_challenger_must_beat_recorded_champion_auc_by_margin() -> None:
     beat = checks[-1]
     assert (beat["check"], beat["passed"], beat["value"]) == ("beats_champion_auc", False, 0.8)
     assert beat["threshold"] == pytest.approx(0.805)
-    promoted, checks = decide_promotion(GOOD, GATES, {"auc": 0.79, "pr_auc": 0.5, "logloss": 0.4})
+    promoted, checks = decide_promotion(GOOD, GATES, {"auc": 0.785, "pr_auc": 0.5, "logloss": 0.4})
     assert promoted is True
     assert _by_check(checks)["beats_champion_auc"] is True
+
+
+def test_a_tie_with_the_champion_does_not_promote() -> None:
+    """With no margin, a challenger exactly as good as the champion is not an improvement."""
+    no_margin = GATES.model_copy(update={"min_auc_improvement": 0.0})
+    promoted, checks = decide_promotion(GOOD, no_margin, {"auc": GOOD["auc"]})
+    assert promoted is False and _by_check(checks)["beats_champion_auc"] is False
+    diff = {
+        "difference": 0.0,
+        "low": -0.01,
+        "high": 0.01,
+        "challenger_auc": 0.8,
+        "champion_auc": 0.8,
+        "level": 0.95,
+    }
+    assert champion_comparison_check(diff, no_margin, 1, 100)["passed"] is False
+    assert champion_comparison_check({**diff, "difference": 1e-9}, no_margin, 1, 100)["passed"] is True
+
+
+def test_a_byte_identical_booster_is_not_promoted_and_says_why() -> None:
+    same = differs_from_champion_check("ab" * 32, "ab" * 32, 3)
+    assert same["passed"] is False and "identical to champion v3" in same["note"]
+    assert differs_from_champion_check("ab" * 32, "cd" * 32, 3)["passed"] is True
 
 
 def test_beating_champion_does_not_excuse_a_failed_threshold() -> None:
@@ -121,7 +145,7 @@ def test_champion_comparison_records_the_paired_difference() -> None:
 
 @pytest.mark.parametrize(
     ("difference", "low", "passed"),
-    [(0.01, -0.2, True), (0.0099, 0.5, False)],  # the point estimate decides, inclusively
+    [(0.0101, -0.2, True), (0.01, 0.5, False)],  # the point estimate decides; a tie at the margin fails
 )
 def test_champion_comparison_on_the_difference(difference: float, low: float, passed: bool) -> None:
     assert champion_comparison_check(_diff(difference, low), GATES, 1, 100)["passed"] is passed
