@@ -139,7 +139,7 @@ def test_bytes_invalid_in_utf8_are_quarantined_with_their_raw_bytes(spark, lake)
     assert len(out["quarantine"]) == 2
     kept = set()
     for row in out["quarantine"]:
-        assert row["reasons"] == ["expect_column_values_to_be_null(_invalid_encoding)"]
+        assert "expect_column_values_to_be_null(_invalid_encoding)" in row["reasons"]
         corrupt = json.loads(row["row_json"])["_corrupt_record"]
         assert corrupt.startswith("[undecodable bytes, base64] ")
         kept.add(base64.b64decode(corrupt.split("] ", 1)[1]))
