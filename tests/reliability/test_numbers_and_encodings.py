@@ -157,3 +157,13 @@ def test_a_declared_latin1_source_reads_correctly(spark, lake) -> None:  # type:
     _accounting(out, 21)
     assert out["quarantine"] == []
     assert {r["customer_id"]: r["region"] for r in out["validated"]}["C0099"] == "München"
+
+
+def test_an_overflow_in_a_column_without_an_upper_bound_is_quarantined(spark, lake) -> None:  # type: ignore[no-untyped-def]
+    """``total_charges`` only has ``min: 0``: no range check would catch +Infinity."""
+    lines = [HEADER, *[_row(i) for i in range(20)], _row(99, total="1e309")]
+    out = _run(spark, lake, ("\n".join(lines) + "\n").encode())
+    _accounting(out, 21)
+    assert [(r["entity_id"], r["reasons"]) for r in out["quarantine"]] == [
+        ("C0099", ["expect_column_values_to_be_finite(total_charges)"])
+    ]
