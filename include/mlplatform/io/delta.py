@@ -9,10 +9,50 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mlplatform.core.errors import EnvironmentProblem
 from mlplatform.io.catalog import TableSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+
+class TableWriteError(EnvironmentProblem):
+    """A Delta write failed for a reason of the storage (full disk, permissions, an outage).
+
+    Delta commits atomically, so the table stays at its previous version; the message names the
+    table and the root cause that Spark buries in a Java stack trace.
+    """
+
+
+_STORAGE_FAILURES = ("IOException", "FSError", "AccessDenied", "No space left", "Permission denied")
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause's message: for a Py4J error, the Java exception's last cause."""
+    java = getattr(exc, "java_exception", None)
+    if java is not None:
+        try:
+            while java.getCause() is not None:
+                java = java.getCause()
+            return f"{java.getClass().getName()}: {java.getMessage()}"
+        except Exception:  # a dead gateway cannot be asked; fall back to the Python text
+            pass
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def save(writer: Any, path: str) -> None:
+    """``writer.save(path)``, with a storage failure reported as ``TableWriteError`` naming the table."""
+    from py4j.protocol import Py4JJavaError
+
+    try:
+        writer.save(path)
+    except Py4JJavaError as exc:
+        cause = root_cause(exc)
+        if not any(mark in cause for mark in _STORAGE_FAILURES):
+            raise  # analysis errors and Delta's concurrent-commit conflicts keep their own type
+        raise TableWriteError(f"cannot write Delta table {path}: {cause}") from exc
 
 
 def delta_version(spark: SparkSession, path: str) -> int | None:
@@ -66,7 +106,7 @@ def append_rows(spark: SparkSession, path: str, table: TableSpec, rows: list[dic
     """Append Python rows to a table (created on first use); returns the new table version."""
     ensure_table(spark, path, table)
     if rows:
-        spark.createDataFrame(rows, table.ddl).write.format("delta").mode("append").save(path)
+        save(spark.createDataFrame(rows, table.ddl).write.format("delta").mode("append"), path)
     return delta_version(spark, path) or 0
 
 
@@ -79,7 +119,7 @@ def replace_partition(
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     if not DeltaTable.isDeltaTable(spark, path) and partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.save(path)
+    save(writer, path)
     return delta_version(spark, path) or 0
 
 

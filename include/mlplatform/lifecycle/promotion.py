@@ -153,35 +153,45 @@ def promote(
         approval, require_approval=gate.require_approval, gate_passed=gate.passed
     )
     promoted, reason = promotion.promotion_outcome(gate.passed, gate.reason, decided)
-    p.append(
-        "promotion_decisions",
-        [
-            {
-                "model_name": p.model,
-                "version": gate.version,
-                "run_id": ctx.run_id,
-                "champion_version": current,
-                "checks": json.dumps(gate.checks, default=str),
-                "promoted": promoted,
-                "reason": reason,
-                "approval": decided.status,
-                "approver": decided.approver,
-                "approval_comment": decided.comment,
-                "decided_at": datetime.now(UTC),
-            }
-        ],
-    )
-    if promoted:
-        p.registry.promote(
-            model=p.model,
-            version=gate.version,
-            demote=gate.champion_version,
-            alias="champion",
-            run_id=ctx.run_id,
-            dag_id=ctx.dag_id,
-            actor=decided.approver or ctx.actor,
-            reason=reason,
+
+    def record(promoted: bool, reason: str) -> None:
+        p.append(
+            "promotion_decisions",
+            [
+                {
+                    "model_name": p.model,
+                    "version": gate.version,
+                    "run_id": ctx.run_id,
+                    "champion_version": current,
+                    "checks": json.dumps(gate.checks, default=str),
+                    "promoted": promoted,
+                    "reason": reason,
+                    "approval": decided.status,
+                    "approver": decided.approver,
+                    "approval_comment": decided.comment,
+                    "decided_at": datetime.now(UTC),
+                }
+            ],
         )
+
+    # The registry commits first: the decision row then says what happened, also when another
+    # promotion of the model won the race (that run records promoted=false and fails).
+    if promoted:
+        try:
+            p.registry.promote(
+                model=p.model,
+                version=gate.version,
+                demote=gate.champion_version,
+                alias="champion",
+                run_id=ctx.run_id,
+                dag_id=ctx.dag_id,
+                actor=decided.approver or ctx.actor,
+                reason=reason,
+            )
+        except PromotionConflictError as exc:
+            record(False, f"{reason}; not promoted: another promotion committed first ({exc})")
+            raise
+    record(promoted, reason)
     log.info("v%s %s: %s", gate.version, "promoted to champion" if promoted else "not promoted", reason)
     return PromotionResult(
         version=gate.version,
