@@ -373,22 +373,13 @@ def test_training_label_outside_the_target_values_is_quarantined(spark, env) -> 
     report("training_label_unknown", accounting, ", ".join(q["reasons"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the quarantine reason for a target value outside target_positive/negatives is "
-        "'expect_column_values_to_not_be_null(_label)': it names the internal _label column, not the "
-        "spec's target column 'churned' (include/mlplatform/data/validation.py:158, build_suite's _label "
-        "expectation)"
-    ),
-)
 def test_training_label_outside_the_target_values_names_the_target_column(spark, env) -> None:  # type: ignore[no-untyped-def]
     rows = good_rows(60, id_offset=0)
     rows[8] = {**rows[8], "churned": "maybe"}
     write_csv(env.training_file, rows)
     ingest_and_validate(env, mode="training")
     (q,) = quarantined(spark, env, batch_id(mode="training"))
-    assert any("churned" in r for r in q["reasons"]), q["reasons"]
+    assert q["reasons"] == ["expect_column_values_to_be_in_set(churned)"], q["reasons"]
 
 
 def test_late_label_outside_the_target_values_is_a_bad_row_with_reason(spark, env) -> None:  # type: ignore[no-untyped-def]

@@ -106,7 +106,7 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
         from mlplatform.data.labels import target_values
 
         # The same values count as positive and negative here as in late label files: anything
-        # else leaves _label null, and the not-null expectation quarantines the row.
+        # else leaves _label null, and the target's in-set expectation quarantines the row.
         positive, negatives = target_values(spec)
         target = F.col(cols.target)
         known = target.isin(positive, *negatives) if negatives is not None else target.isNotNull()
@@ -155,7 +155,15 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     for name, allowed in rules.allowed_values.items():
         suite.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(allowed)))
     if require_target:
-        suite.append(gxe.ExpectColumnValuesToNotBeNull(column="_label"))
+        from mlplatform.data.labels import target_values
+
+        # On the target column itself, so the reason names it; with no conventional negative
+        # every non-null value is a label, and the target's not-null expectation suffices.
+        positive, negatives = target_values(spec)
+        if negatives is not None:
+            suite.append(
+                gxe.ExpectColumnValuesToBeInSet(column=cols.target, value_set=[positive, *negatives])
+            )
     for name in rules.unique:
         suite.append(gxe.ExpectColumnValuesToBeUnique(column=name))
     for i, extra in enumerate(rules.expectations):

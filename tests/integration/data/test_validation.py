@@ -58,13 +58,9 @@ BAD = {
     "bad:dup1": ({"customer_id": "dup"}, None, {"expect_column_values_to_be_unique(customer_id)"}),
     "bad:dup2": ({"customer_id": "dup"}, None, {"expect_column_values_to_be_unique(customer_id)"}),
     "bad:corrupt": ({}, 'c,1,"2', {f"expect_column_values_to_be_null({CORRUPT})"}),
-    "bad:no_target": (
-        {"churned": ""},
-        None,
-        {"expect_column_values_to_not_be_null(churned)", "expect_column_values_to_not_be_null(_label)"},
-    ),
+    "bad:no_target": ({"churned": ""}, None, {"expect_column_values_to_not_be_null(churned)"}),
     # neither the positive '1' nor the negative '0': rejected, as in late label files, not read as 0
-    "bad:target_value": ({"churned": "yes"}, None, {"expect_column_values_to_not_be_null(_label)"}),
+    "bad:target_value": ({"churned": "yes"}, None, {"expect_column_values_to_be_in_set(churned)"}),
 }
 
 
