@@ -3,7 +3,8 @@
 A spec with ``promotion.require_approval`` gets an ``approve_promotion`` task. While ``dag.test()``
 waits on it, a responder thread answers through the same handler the Airflow UI and REST API use
 (``update_hitl_detail``), as the assigned approver. Covered: approval (promoted, approver and comment
-recorded), rejection (not promoted, champion unchanged), and a worse challenger (gate fails, no
+recorded), rejection of a challenger trained on more data (not promoted, champion unchanged),
+and a worse challenger (gate fails, no
 approval asked, the decision row says why).
 """
 
@@ -96,15 +97,17 @@ def approval_runs(airflow_db, spark, tmp_path_factory) -> dict[str, Any]:  # typ
     root = base / "lake"
     with platform_env(MLP_STORAGE_ROOT=str(root), MLP_SPEC_DIR=str(spec_dir)):
         layout = StorageLayout(str(root))
-        write_demo_landing(layout.landing_dir(MODEL), 3000, 500, {}, seed=21)
         dag = DagBag(dag_folder=str(PROJECT_ROOT / "dags")).dags[f"{MODEL}_training"]
         runs: dict[str, Any] = {"dag": dag}
         errors: list[BaseException] = []
-        for name, day, choice, conf in [
-            ("approved", 1, "Approve", {"reason": "first model"}),
-            ("rejected", 2, "Reject", {"reason": "retrain, same data"}),
-            ("worse", 3, None, {"reason": "tiny sample", "sample_size": 300}),
+        # The rejected challenger trains on twice the rows (a superset), so it is a different
+        # booster that beats the champion: a retrain on the same rows is refused by the gate itself.
+        for name, day, choice, rows, conf in [
+            ("approved", 1, "Approve", 3000, {"reason": "first model"}),
+            ("rejected", 2, "Reject", 6000, {"reason": "retrain, twice the data"}),
+            ("worse", 3, None, 6000, {"reason": "tiny sample", "sample_size": 300}),
         ]:
+            write_demo_landing(layout.landing_dir(MODEL), rows, 500, {}, seed=21)
             stop = threading.Event()
             responder = (
                 _respond_when_asked(dag.dag_id, choice, f"{name} in test", stop, errors) if choice else None
