@@ -571,13 +571,6 @@ def test_a_full_disk_fails_the_write_and_keeps_the_last_version(full_disk) -> No
     print(f"\nfull disk error chain: {heads[:6]}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="include/mlplatform/lineage/recorder.py:108: on a failed step, record_lineage appends the "
-    "failed lineage row to the same full disk; that append's own TableWriteError (naming the lineage "
-    "table) replaces the step's error, which names the predictions table, leaving it only as __context__",
-)
 def test_a_full_disk_error_names_the_table_the_step_failed_to_write(full_disk) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.io.delta import TableWriteError
 

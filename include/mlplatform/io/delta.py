@@ -24,6 +24,7 @@ class TableWriteError(EnvironmentProblem):
     """
 
 
+CREATE_RACE_SECONDS = 10.0
 _STORAGE_FAILURES = ("IOException", "FSError", "AccessDenied", "No space left", "Permission denied")
 
 
@@ -66,9 +67,15 @@ def delta_version(spark: SparkSession, path: str) -> int | None:
 
 
 def ensure_table(spark: SparkSession, path: str, table: TableSpec) -> None:
-    """Create the table from its catalog entry (schema, partitioning, append-only) when absent."""
+    """Create the table from its catalog entry (schema, partitioning, append-only) when absent.
+
+    Writers may race to create a table. A losing creator can see the winner's half-made location
+    ("not empty and also not a Delta table") before its first commit lands, so a failed create is
+    retried for a few seconds; the error is raised only when the location never becomes a table.
+    """
     from delta.tables import DeltaTable
     from pyspark.sql.types import StructType
+    from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
     if DeltaTable.isDeltaTable(spark, path):
         return
@@ -82,12 +89,25 @@ def ensure_table(spark: SparkSession, path: str, table: TableSpec) -> None:
         builder = builder.partitionedBy(*table.partition_by)
     if table.append_only:
         builder = builder.property("delta.appendOnly", "true")
+
+    def create() -> None:
+        if DeltaTable.isDeltaTable(spark, path):
+            return
+        try:
+            builder.execute()
+        except Exception:
+            if not DeltaTable.isDeltaTable(spark, path):  # another writer's table is the outcome we wanted
+                raise
+
     try:
-        builder.execute()
-    except Exception:
-        # Another process created it first: that is the outcome we wanted.
-        if not DeltaTable.isDeltaTable(spark, path):
-            raise
+        Retrying(
+            retry=retry_if_exception_type(Exception),
+            stop=stop_after_delay(CREATE_RACE_SECONDS),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            reraise=True,
+        )(create)
+    except Exception as exc:
+        raise TableWriteError(f"cannot create Delta table {path}: {root_cause(exc)}") from exc
 
 
 def conform(df: DataFrame, ddl: str) -> DataFrame:

@@ -8,6 +8,7 @@ outcome. The context is built by the Airflow glue; nothing here knows about Airf
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from mlplatform.io.delta import append_rows
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+log = logging.getLogger("mlplatform.lineage")
 
 
 @dataclass
@@ -89,7 +92,11 @@ def lineage_row(
 def record_lineage(
     spark: SparkSession, lineage_uri: str, ctx: RunContext, model_name: str | None = None
 ) -> Iterator[LineageEntry]:
-    """Collect a task's lineage and append it, as ``success`` or ``failed`` with the error."""
+    """Collect a task's lineage and append it, as ``success`` or ``failed`` with the error.
+
+    When the failed row cannot be appended either (the same full disk, say), that is logged and the
+    step's own error is raised: it names what the step failed to do, the lineage write does not.
+    """
     entry = LineageEntry(model_name=model_name)
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -105,7 +112,16 @@ def record_lineage(
             ended_at=datetime.now(UTC),
             error=f"{type(exc).__name__}: {exc}"[:4000],
         )
-        append_rows(spark, lineage_uri, TABLES["lineage"], [row])
+        try:
+            append_rows(spark, lineage_uri, TABLES["lineage"], [row])
+        except Exception as lineage_exc:
+            log.error(
+                "could not record the failed lineage row of task %s (run %s) in %s: %s",
+                ctx.task_id,
+                ctx.run_id,
+                lineage_uri,
+                lineage_exc,
+            )
         raise
     entry.params["duration_s"] = round(time.monotonic() - t0, 3)
     row = lineage_row(ctx, entry, status="success", started_at=started, ended_at=datetime.now(UTC))

@@ -10,6 +10,8 @@ from tests.support import PROJECT_ROOT
 
 pytestmark = pytest.mark.spark
 
+RACE_ROUNDS = 12
+
 
 def test_append_only_tables_refuse_update_and_delete(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from delta.tables import DeltaTable
@@ -49,3 +51,46 @@ def test_readme_table_list_is_the_catalog() -> None:
     assert start in readme and end in readme, "README lacks the generated table list markers"
     listed = readme.split(start, 1)[1].split(end, 1)[0]
     assert listed == markdown_table(), "README table list is stale: run `mlplatform tables --markdown`"
+
+
+def test_racing_creators_all_get_the_table(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three writers create one table at once, many times over: none fails, one table results.
+
+    A losing creator sees the winner's half-made location before its first commit; Delta then
+    says "not empty and also not a Delta table", which ``ensure_table`` must wait out.
+    """
+    import threading
+
+    from delta.tables import DeltaTable
+
+    errors: list[BaseException] = []
+    for round_no in range(RACE_ROUNDS):
+        path = str(tmp_path / f"registry_{round_no}")
+        barrier = threading.Barrier(3)
+
+        def create(path: str = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                ensure_table(spark, path, TABLES["model_registry"])
+                spark.read.format("delta").load(path).count()
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=create) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert DeltaTable.forPath(spark, path).history().count() == 1, f"round {round_no}: one create commit"
+    assert errors == [], [str(e)[:300] for e in errors]
+
+
+def test_a_non_delta_location_is_refused_by_name(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "registry"
+    path.mkdir()
+    (path / "notes.txt").write_text("not a table")
+    from mlplatform.io.delta import TableWriteError
+
+    with pytest.raises(TableWriteError, match=rf"cannot create Delta table {path}: .*not a Delta table"):
+        ensure_table(spark, str(path), TABLES["model_registry"])
+    assert sorted(p.name for p in path.iterdir()) == ["notes.txt"], "the location's files are left alone"
