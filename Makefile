@@ -23,6 +23,7 @@ DEMO_TRAIN_DATE ?= 2026-11-01
 DEMO_CLEAN_DATE ?= 2026-11-02
 DEMO_DRIFT_DATE ?= 2026-11-03
 DEMO_DRIFT_DATE_2 ?= 2026-11-04
+DEMO_DRIFT_DATE_3 ?= 2026-11-05
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
@@ -69,15 +70,16 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 airflow-init: install $(AIRFLOW_HOME)/.initialised
 
 demo-data: install
-	$(BIN)/python -m mlplatform.cli demo-data --model $(DEMO_MODEL) --clean $(DEMO_CLEAN_DATE) --drifted $(DEMO_DRIFT_DATE) $(DEMO_DRIFT_DATE_2)
+	$(BIN)/python -m mlplatform.cli demo-data --model $(DEMO_MODEL) --clean $(DEMO_CLEAN_DATE) --drifted $(DEMO_DRIFT_DATE) $(DEMO_DRIFT_DATE_2) $(DEMO_DRIFT_DATE_3)
 
 demo: check-java jars airflow-init demo-data
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_training $(DEMO_TRAIN_DATE) --conf '{"reason": "make demo: first model"}'
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_CLEAN_DATE)
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_DRIFT_DATE)
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_DRIFT_DATE_2)
-	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_training --queued policy__$(DEMO_DRIFT_DATE_2)
-	$(BIN)/python -m mlplatform.cli summary --model $(DEMO_MODEL) --dates $(DEMO_CLEAN_DATE) $(DEMO_DRIFT_DATE) $(DEMO_DRIFT_DATE_2)
+	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_DRIFT_DATE_3)
+	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_training --queued policy__$(DEMO_DRIFT_DATE_3)
+	$(BIN)/python -m mlplatform.cli summary --model $(DEMO_MODEL) --dates $(DEMO_CLEAN_DATE) $(DEMO_DRIFT_DATE) $(DEMO_DRIFT_DATE_2) $(DEMO_DRIFT_DATE_3)
 
 test: check-java jars airflow-init
 	$(BIN)/python -m pytest tests

@@ -12,8 +12,9 @@ today are joined to past predictions: AUC, precision, recall per scoring date) a
 **check_drift** (per-feature drift, Wasserstein/KS numeric and Jensen-Shannon/chi-squared
 categorical, prediction drift, train-serve skew, null and unseen-category rates against the
 version's reference profile, with an HTML report; updates the `drift_metrics` asset) →
-**decide_retraining** by the spec's policy → **trigger_retraining** of the training DAG, with the
-reason in its conf.
+**decide_retraining** by the spec's policy (with a training window, only once labels arrived
+after the champion's cut-off; otherwise the decision is *held* and alerted) →
+**trigger_retraining** of the training DAG for the same logical date, with the reason in its conf.
 
 Alerts (webhook, email) go out on drift, data-quality failures, task failures and retraining, as
 the spec's `alerts` section says. A retired model's runs skip.
@@ -73,6 +74,8 @@ def scoring_dag(spec: ModelSpec) -> None:
             task_id="trigger_retraining",
             trigger_dag_id=f"{model}_training",
             trigger_run_id="policy__{{ ds }}",
+            # The training run is about the scoring date: its window's labels end there.
+            logical_date="{{ ts }}",
             conf={
                 "reason": "{{ ti.xcom_pull(task_ids='decide_retraining')['reason'] }}",
                 "trigger_source": "policy",

@@ -39,7 +39,8 @@ def run_lifecycle_step(task_id: str, model: str, context: dict[str, Any], **inpu
 
 
 def alert_on_findings(task_id: str, model: str, context: dict[str, Any], result: dict[str, Any]) -> None:
-    """After a monitoring step: alert on drift, skew and quality flags, or on a retraining decision."""
+    """After a monitoring step: alert on drift, skew and quality flags, on a retraining decision, or
+    on a retraining held back for want of new labels."""
     from mlplatform.alerts.messages import drift_alert_summary
 
     if task_id == "check_drift":
@@ -50,6 +51,9 @@ def alert_on_findings(task_id: str, model: str, context: dict[str, Any], result:
     elif task_id == "decide_retraining" and result.get("retrain"):
         details = {"training_dag_id": result["training_dag_id"]}
         result["alerts"] = send_alert(model, "retraining", context, result["reason"], details)
+    elif task_id == "decide_retraining" and result.get("held"):
+        details = {"champion_version": result["model_version"]}
+        result["alerts"] = send_alert(model, "retraining_held", context, result["reason"], details)
 
 
 def lifecycle_task(

@@ -155,6 +155,9 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
         row["drift_report"] = layout.drift_report(model, ds)
         per_date.append(row)
     summary["scoring"] = per_date
+    summary["version_history"] = _version_history(
+        registry.versions(model), table(layout.platform_table("promotion_decisions")), model
+    )
     catalog = table(layout.platform_table("feature_catalog"))
     summary["catalog_features"] = catalog.count() if catalog is not None else 0
     lineage = table(layout.platform_table("lineage"))
@@ -168,6 +171,65 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     summary["data_docs"] = str(docs) if docs.exists() else None
     return summary
+
+
+def _version_history(registered: list[dict[str, Any]], decisions: Any, model: str) -> list[dict[str, Any]]:
+    """Per version: what it trained on (base batch, labelled scoring dates), its booster, and the
+    promotion decision with both AUCs on the same holdout rows."""
+    from pyspark.sql import functions as F
+
+    latest: dict[int, Any] = {}
+    if decisions is not None:
+        for d in decisions.where(F.col("model_name") == model).orderBy("decided_at").collect():
+            latest[int(d["version"])] = d
+    history = []
+    for entry in registered:
+        version = int(entry["version"])
+        inputs = json.loads(entry["training_inputs"] or "{}")
+        window = inputs.get("window") or {}
+        item: dict[str, Any] = {
+            "version": version,
+            "booster_sha256": entry["booster_sha256"],
+            "window": window.get("reason") if window else "no training window",
+            "train_dates": window.get("train_dates", []) if window.get("used") else [],
+            "holdout_dates": window.get("holdout_dates", []) if window.get("used") else [],
+            "labelled_rows": window.get("labelled_rows", {}),
+        }
+        decision = latest.get(version)
+        if decision is not None:
+            item["promoted"] = bool(decision["promoted"])
+            item["decision"] = decision["reason"]
+            against = next((c for c in json.loads(decision["checks"] or "[]") if "challenger_auc" in c), None)
+            if against is not None:
+                item["comparison"] = {
+                    k: against.get(k)
+                    for k in ("champion_version", "challenger_auc", "champion_auc", "same_holdout_rows")
+                } | {"holdout_dates": (against.get("holdout") or {}).get("dates") or "hash split"}
+        history.append(item)
+    return history
+
+
+def _format_versions(history: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "Versions:"]
+    for item in history:
+        trained = (
+            f"base rows + labelled batches {', '.join(item['train_dates'])}"
+            if item["train_dates"]
+            else "the base source"
+        )
+        lines.append(
+            f"  v{item['version']}: trained on {trained}; booster sha256 {item['booster_sha256'][:12]}"
+        )
+        comparison = item.get("comparison")
+        if comparison:
+            lines.append(
+                f"      on the same {comparison['same_holdout_rows']} holdout rows ({comparison['holdout_dates']}): "
+                f"AUC v{item['version']} {comparison['challenger_auc']:.4f} vs "
+                f"v{comparison['champion_version']} {comparison['champion_auc']:.4f}"
+            )
+        if "promoted" in item:
+            lines.append(f"      {'PROMOTED' if item['promoted'] else 'not promoted'}: {item['decision']}")
+    return lines
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -198,6 +260,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             )
         if row.get("policy"):
             lines.append(f"      policy: {'RETRAIN: ' if row.get('retrain') else ''}{row['policy']}")
+    lines += _format_versions(summary.get("version_history", []))
     lines.append("")
     lines.append("Reports:")
     if summary.get("shap_report"):

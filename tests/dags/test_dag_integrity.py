@@ -111,6 +111,7 @@ def test_scoring_dag_is_scheduled_nightly(dagbag) -> None:  # type: ignore[no-un
     assert trigger.trigger_dag_id == "churn_demo_training"
     assert trigger.conf["trigger_source"] == "policy" and "reason" in trigger.conf
     assert trigger.skip_when_already_exists is True
+    assert trigger.logical_date == "{{ ts }}", "the training run's window ends on the scoring date"
 
 
 def test_retirement_dag_is_manual_with_a_reason(dagbag) -> None:  # type: ignore[no-untyped-def]

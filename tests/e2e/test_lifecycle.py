@@ -1,10 +1,11 @@
 """The production loop end to end through Airflow (``dag.test()``) on real Spark, Delta, GX,
 XGBoost and SHAP, with alerts going to a real webhook receiver and SMTP server on loopback.
 
-Trains the demo model; scores a clean batch twice (a rerun of the same date), then two drifted
-batches; the retraining policy (two degraded runs in a row) triggers the training DAG through
-``TriggerDagRunOperator``, whose queued run is then executed (the test plays the scheduler) and
-trains version 2; finally the retirement DAG scores one last batch and retires the model, and the
+Trains the demo model; scores a clean batch twice (a rerun of the same date), then three drifted
+batches whose labels arrive a day later; the retraining policy (three degraded runs in a row)
+triggers the training DAG through ``TriggerDagRunOperator``, whose queued run is then executed (the
+test plays the scheduler) and trains version 2 on its window: the base rows plus the labelled
+scored batches, judged with the champion on the latest labelled day; finally the retirement DAG scores one last batch and retires the model, and the
 next scoring run skips. Checks what the Delta tables, reports and alert inboxes say at each step.
 """
 
@@ -22,8 +23,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
 TRAIN_DATE, CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2 = "2026-11-01", "2026-11-02", "2026-11-03", "2026-11-04"
-FINAL_DATE, AFTER_RETIREMENT = "2026-11-05", "2026-11-06"
-SCORED_DATES = (CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2)
+DRIFT_DATE_3, FINAL_DATE, AFTER_RETIREMENT = "2026-11-05", "2026-11-06", "2026-11-07"
+SCORED_DATES = (CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2, DRIFT_DATE_3)
 DRIFTED_FEATURES = {"monthly_charges", "contract", "support_calls"}
 
 
@@ -91,6 +92,7 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
             CLEAN_DATE: False,
             DRIFT_DATE: True,
             DRIFT_DATE_2: True,
+            DRIFT_DATE_3: True,
             FINAL_DATE: False,
             AFTER_RETIREMENT: False,
         }
@@ -109,7 +111,8 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
         alerts_after_clean = list(inbox.webhooks)
         runs["drift"] = scoring.test(logical_date=_date(DRIFT_DATE))
         runs["drift_2"] = scoring.test(logical_date=_date(DRIFT_DATE_2))
-        triggered = _queued_run(f"{MODEL}_training", f"policy__{DRIFT_DATE_2}")
+        runs["drift_3"] = scoring.test(logical_date=_date(DRIFT_DATE_3))
+        triggered = _queued_run(f"{MODEL}_training", f"policy__{DRIFT_DATE_3}")
         assert triggered is not None, "the retraining policy did not trigger the training DAG"
         # No scheduler runs here: execute the queued run the policy created, with its own conf.
         runs["retrain"] = dags[f"{MODEL}_training"].test(
@@ -131,6 +134,7 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
             "dags": dags,
             "inbox": inbox,
             "alerts_after_clean": alerts_after_clean,
+            "spec_dir": spec_dir,
         }
 
 
@@ -240,6 +244,7 @@ def test_drift_flagged_on_drifted_features_only(lifecycle, spark) -> None:  # ty
     assert drifted(CLEAN_DATE) == set()
     assert drifted(DRIFT_DATE) == DRIFTED_FEATURES
     assert drifted(DRIFT_DATE_2) == DRIFTED_FEATURES
+    assert drifted(DRIFT_DATE_3) == DRIFTED_FEATURES
     rows = drift.where(f"score_date = DATE '{DRIFT_DATE}' AND scope != 'model_input'").collect()
     assert len(rows) == 10  # 5 numeric + 4 categorical features + the prediction
     tests = {r["feature"]: r["metric"] for r in rows}
@@ -262,8 +267,8 @@ def test_late_labels_give_performance_over_time(lifecycle, spark) -> None:  # ty
         .where(f"model_name = '{MODEL}'")
         .collect()
     }
-    # labels for a batch arrive the next day: by the last scoring run the first two dates are labelled
-    assert set(perf) == {CLEAN_DATE, DRIFT_DATE}
+    # labels for a batch arrive the next day: by the last scoring run the first three dates are labelled
+    assert set(perf) == {CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2}
     clean = perf[CLEAN_DATE]
     predicted = _delta(spark, layout.platform_table("predictions")).where(
         f"model_name = '{MODEL}' AND score_date = DATE '{CLEAN_DATE}'"
@@ -276,10 +281,11 @@ def test_late_labels_give_performance_over_time(lifecycle, spark) -> None:  # ty
     assert sorted(str(r["label_date"]) for r in labels.select("label_date").distinct().collect()) == [
         DRIFT_DATE,
         DRIFT_DATE_2,
+        DRIFT_DATE_3,
     ]
 
 
-def test_policy_triggers_retraining_after_two_degraded_runs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+def test_policy_triggers_retraining_after_three_degraded_runs(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     decisions = {
         str(r["score_date"]): r
         for r in _delta(spark, lifecycle["layout"].platform_table("monitoring_decisions")).collect()
@@ -287,13 +293,22 @@ def test_policy_triggers_retraining_after_two_degraded_runs(lifecycle, spark) ->
     assert decisions[CLEAN_DATE]["degraded"] is False and decisions[CLEAN_DATE]["retrain"] is False
     assert decisions[DRIFT_DATE]["degraded"] is True and decisions[DRIFT_DATE]["retrain"] is False
     assert decisions[DRIFT_DATE]["consecutive_degraded"] == 1
-    assert decisions[DRIFT_DATE_2]["retrain"] is True and decisions[DRIFT_DATE_2]["consecutive_degraded"] == 2
+    assert (
+        decisions[DRIFT_DATE_2]["retrain"] is False and decisions[DRIFT_DATE_2]["consecutive_degraded"] == 2
+    )
+    assert decisions[DRIFT_DATE_3]["retrain"] is True and decisions[DRIFT_DATE_3]["consecutive_degraded"] == 3
+    signals = json.loads(decisions[DRIFT_DATE_3]["signals"])["measured"]
+    assert signals["new_labels"]["champion_version"] == 1 and signals["new_labels"]["cutoff"] == TRAIN_DATE
+    assert signals["new_labels"]["rows"] > 0, "labels arrived after v1's cut-off"
     states = lifecycle["states"]
     assert states["drift"]["trigger_retraining"] == "skipped"
-    assert states["drift_2"]["trigger_retraining"] == "success"
-    conf = lifecycle["triggered"].conf
+    assert states["drift_2"]["trigger_retraining"] == "skipped"
+    assert states["drift_3"]["trigger_retraining"] == "success"
+    triggered = lifecycle["triggered"]
+    assert triggered.logical_date == _date(DRIFT_DATE_3), "the training run is about the scoring date"
+    conf = triggered.conf
     assert conf["trigger_source"] == "policy"
-    assert conf["reason"] == decisions[DRIFT_DATE_2]["reason"] and "drift" in conf["reason"]
+    assert conf["reason"] == decisions[DRIFT_DATE_3]["reason"] and "drift" in conf["reason"]
 
 
 def test_retrained_version_records_the_policy_reason(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
@@ -312,6 +327,94 @@ def test_retrained_version_records_the_policy_reason(lifecycle, spark) -> None: 
     assert json.loads(register["params"])["conf"]["reason"].startswith("retraining policy")
 
 
+def test_the_policy_version_trains_on_its_window_and_is_judged_on_the_latest_labelled_day(
+    lifecycle, spark
+) -> None:  # type: ignore[no-untyped-def]
+    from pyspark.sql import functions as F
+
+    layout = lifecycle["layout"]
+    registered = {
+        r["version"]: r
+        for r in _delta(spark, layout.platform_table("model_registry"))
+        .where("event = 'registered'")
+        .collect()
+    }
+    inputs = json.loads(registered[2]["training_inputs"])
+    window = inputs["window"]
+    assert window["used"] is True and window["as_of"] == DRIFT_DATE_3
+    # labels of a batch arrive the next day: by 11-05 the batches of 11-02..11-04 are labelled
+    assert window["train_dates"] == [CLEAN_DATE, DRIFT_DATE] and window["holdout_dates"] == [DRIFT_DATE_2]
+    assert inputs["labels"]["version"] == window["labels_version"] is not None
+    assert registered[2]["booster_sha256"] != registered[1]["booster_sha256"], "v2 is not a copy of v1"
+
+    features = (
+        spark.read.format("delta")
+        .option("versionAsOf", inputs["features"]["version"])
+        .load(inputs["features"]["uri"])
+        .where(F.col("_batch_id") == inputs["batch_id"])
+        .withColumn("origin", F.split("_row_id", ":")[0])
+    )
+    by_origin = {
+        (r["origin"], r["split"]): r["count"] for r in features.groupBy("origin", "split").count().collect()
+    }
+    predictions = _delta(spark, layout.platform_table("predictions")).where(f"model_name = '{MODEL}'")
+    for ds, split in ((CLEAN_DATE, "train"), (DRIFT_DATE, "train"), (DRIFT_DATE_2, "holdout")):
+        counted = by_origin.get((f"score__{ds}", split), 0)
+        scored = predictions.where(f"score_date = DATE '{ds}'").count()
+        assert counted == window["labelled_rows"][ds] and 0 < counted <= scored, (ds, by_origin)
+    base = _delta(spark, layout.model_table(MODEL, "validated")).where(
+        F.col("_batch_id") == inputs["batch_id"]
+    )
+    assert by_origin[(inputs["batch_id"], "train")] == base.count(), "every base row trains"
+    assert (inputs["batch_id"], "holdout") not in by_origin and (
+        f"score__{DRIFT_DATE_3}",
+        "train",
+    ) not in by_origin
+    # the labels are the late labels of the entities, never the scoring file's own target column
+    labels = _delta(spark, layout.platform_table("labels")).where(f"model_name = '{MODEL}'")
+    window_rows = features.where(F.col("origin").startswith("score__"))
+    joined = window_rows.join(labels.select("entity_id", F.col("label").alias("late")), "entity_id")
+    assert joined.count() == window_rows.count() and joined.where("label != late").count() == 0
+
+    decision = _delta(spark, layout.platform_table("promotion_decisions")).where("version = 2").first()
+    checks = {c["check"]: c for c in json.loads(decision["checks"])}
+    against = checks["beats_champion_auc"]
+    assert against["champion_version"] == 1
+    assert against["holdout"] == {"kind": "recent", "dates": [DRIFT_DATE_2], "as_of": DRIFT_DATE_3}
+    assert against["same_holdout_rows"] == window["labelled_rows"][DRIFT_DATE_2]
+    assert 0.5 < against["challenger_auc"] <= 1 and 0.5 < against["champion_auc"] <= 1
+    assert checks["differs_from_champion"]["passed"] is True
+    v2_auc = json.loads(registered[2]["metrics"])["auc"]
+    assert abs(v2_auc - against["challenger_auc"]) < 1e-9, "v2's recorded holdout is the recent day"
+
+
+def test_a_windowed_version_reproduces_after_new_batches(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    """The final scoring run has since added a batch and labels moved on; time travel rebuilds v2's set."""
+    from mlplatform.config.settings import Settings
+    from mlplatform.modeling.reproduce import reproduce_version
+
+    layout = lifecycle["layout"]
+    inputs_v2 = json.loads(
+        _delta(spark, layout.platform_table("model_registry"))
+        .where("event = 'registered' AND version = 2")
+        .first()["training_inputs"]
+    )
+    validated = layout.model_table(MODEL, "validated")
+    from delta.tables import DeltaTable
+
+    assert (
+        DeltaTable.forPath(spark, validated).history(1).first()["version"]
+        > inputs_v2["window"]["validated_version"]
+    )
+    settings = Settings(storage_root=str(layout.root), spec_dir=lifecycle["spec_dir"])
+    report = reproduce_version(spark, settings, MODEL, 2)
+    assert report["passed"] is True, report
+    assert report["training_set"]["matches"] is True and report["training_set"]["differing_rows"] == 0
+    assert report["training_set"]["window_rows"] == sum(
+        inputs_v2["window"]["labelled_rows"][d] for d in (CLEAN_DATE, DRIFT_DATE, DRIFT_DATE_2)
+    )
+
+
 def test_backfilled_dates_each_have_one_partition(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
     preds = _delta(spark, lifecycle["layout"].platform_table("predictions")).where(f"model_name = '{MODEL}'")
     dates = sorted(str(r["score_date"]) for r in preds.select("score_date").distinct().collect())
@@ -323,8 +426,9 @@ def test_alerts_went_to_webhook_and_email(lifecycle) -> None:  # type: ignore[no
     inbox = lifecycle["inbox"]
     assert lifecycle["alerts_after_clean"] == [], "a clean batch must not alert"
     events = [(a["event"], (a["logical_date"] or "")[:10]) for a in inbox.webhooks]
-    assert ("drift", DRIFT_DATE) in events and ("drift", DRIFT_DATE_2) in events
-    assert ("retraining", DRIFT_DATE_2) in events and ("retraining", DRIFT_DATE) not in events
+    assert {("drift", DRIFT_DATE), ("drift", DRIFT_DATE_2), ("drift", DRIFT_DATE_3)} <= set(events)
+    assert ("retraining", DRIFT_DATE_3) in events
+    assert ("retraining", DRIFT_DATE) not in events and ("retraining", DRIFT_DATE_2) not in events
     assert ("retirement", FINAL_DATE) in events
     drift_alert = next(a for a in inbox.webhooks if a["event"] == "drift")
     assert set(drift_alert["details"]["features_drifted"]) == DRIFTED_FEATURES
@@ -361,7 +465,7 @@ def test_reports_exist_with_plots(lifecycle) -> None:  # type: ignore[no-untyped
     layout = lifecycle["layout"]
     html = Path(layout.shap_report(MODEL, 1)).read_text()
     assert html.count("data:image/png;base64,") >= 5
-    drift_html = Path(layout.drift_report(MODEL, DRIFT_DATE_2)).read_text()
+    drift_html = Path(layout.drift_report(MODEL, DRIFT_DATE_3)).read_text()
     assert "monthly_charges" in drift_html and drift_html.count("data:image/png;base64,") >= 3
     assert "Drift over time" in drift_html and "Performance over time" in drift_html
     for feature in DRIFTED_FEATURES:

@@ -17,13 +17,14 @@ from typing import Any, Literal
 from mlplatform.core.errors import PlatformError
 from mlplatform.reporting.render import render
 
-AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]
+AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retraining_held", "retirement"]
 
 _TITLES = {
     "drift": "drift detected",
     "data_quality": "data-quality failure",
     "task_failure": "task failed",
     "retraining": "retraining triggered",
+    "retraining_held": "degraded, retraining held: no new labelled data",
     "retirement": "model retired",
 }
 

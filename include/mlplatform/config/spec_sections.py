@@ -1,8 +1,9 @@
-"""The sections of a model spec: source, columns, validation, features, training, evaluation,
-promotion, drift, labels, retraining, alerts and schedule.
+"""The sections of a model spec that make a model: source, columns, validation, features,
+training (with its window over recent labelled batches), evaluation, promotion and schedule.
 
 Each is a frozen pydantic model that refuses unknown fields; ``mlplatform.config.specs`` puts
-them together into ``ModelSpec`` and checks what spans sections.
+them together into ``ModelSpec`` and checks what spans sections. The sections that watch a model
+in production live in ``mlplatform.config.monitoring_sections``.
 """
 
 from __future__ import annotations
@@ -257,6 +258,31 @@ class FeaturesSpec(_Strict):
     aggregates: list[AggregateFeature] = Field(default_factory=list)
 
 
+class TrainingWindow(_Strict):
+    """Train on recent labelled data: the base training source plus the scored batches of the last
+    ``days`` days whose late labels have arrived (by the run's logical date).
+
+    The most recent labelled scoring dates are the holdout (``holdout_days`` of them, or as many
+    as hold ``holdout_share`` of the window's labelled rows), kept out of training: the gate judges
+    challenger and champion on exactly those rows. With fewer than ``min_labeled_rows`` labelled
+    rows the run trains on the base source alone (hash holdout), or fails if ``include_base`` is off.
+    """
+
+    days: int = Field(ge=1, le=3660)
+    include_base: bool = True
+    min_labeled_rows: int = Field(default=500, ge=1)
+    holdout_days: int | None = Field(default=None, ge=1)
+    holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _one_holdout_rule(self) -> TrainingWindow:
+        if self.holdout_days is not None and self.holdout_share is not None:
+            raise ValueError("give 'holdout_days' or 'holdout_share', not both")
+        if self.holdout_days is None and self.holdout_share is None:
+            object.__setattr__(self, "holdout_days", 1)
+        return self
+
+
 class TrainingSpec(_Strict):
     """How to train. ``params`` are XGBoost parameters, sklearn-style (``n_estimators``,
     ``learning_rate``) or native (``eta``); see ``training.native_params`` for the mapping.
@@ -276,6 +302,7 @@ class TrainingSpec(_Strict):
     early_stopping_rounds: int | None = Field(default=20, ge=1)
     validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
     auto_scale_pos_weight: bool = False
+    window: TrainingWindow | None = None
 
 
 class EvaluationSpec(_Strict):
@@ -303,108 +330,6 @@ class PromotionSpec(_Strict):
     require_approval: bool = False
     approvers: list[str] = Field(default_factory=list)
     approval_timeout_hours: float | None = Field(default=None, gt=0)
-
-
-class DriftSpec(_Strict):
-    """Drift, skew and input-quality checks of every scoring batch against the reference profile.
-
-    Defaults follow Evidently's DataDriftPreset (0.7): with more than 1000 reference rows numeric
-    columns use the Wasserstein distance normed by the reference's std (drift at >= 0.1) and
-    categorical columns the Jensen-Shannon distance (>= 0.1); with fewer, KS and chi-squared with
-    p < 0.05. Distances keep verdicts meaningful on large batches, where p-values flag any shift.
-    PSI is always recorded too (0.1 / 0.25 are the usual watch / act levels).
-    """
-
-    numeric_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "auto"
-    categorical_stattest: Literal["auto", "jensenshannon", "chi2", "psi"] = "auto"
-    prediction_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "psi"
-    small_sample_rows: int = Field(default=1000, ge=0)
-    wasserstein_threshold: float = Field(default=0.1, gt=0.0)
-    jensenshannon_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
-    p_value_threshold: float = Field(default=0.05, gt=0.0, lt=1.0)
-    psi_threshold: float = Field(default=0.2, gt=0.0)
-    prediction_psi_threshold: float = Field(default=0.2, gt=0.0)
-    max_null_rate_increase: float = Field(default=0.05, ge=0.0, le=1.0)
-    max_unseen_category_rate: float = Field(default=0.02, ge=0.0, le=1.0)
-    check_skew: bool = True
-    bins: int = Field(default=10, ge=2, le=100)
-    feature_thresholds: dict[str, float] = Field(default_factory=dict)
-    history_days: int = Field(default=60, ge=1)
-
-
-class LabelsSpec(_Strict):
-    """Late ground truth: files of (id, label) that arrive after scoring, joined to past predictions.
-
-    ``path`` may contain ``{ds}`` (one file per arrival date) as the sources do; labels are matched
-    to predictions of the last ``lookback_days`` by the spec's ``columns.id``.
-    """
-
-    source: SourceSpec
-    id_column: str | None = None
-    label_column: str | None = None
-    lookback_days: int = Field(default=90, ge=1)
-    min_labeled_rows: int = Field(default=50, ge=1)
-
-
-class RetrainingPolicy(_Strict):
-    """When the scoring DAG asks the training DAG for a new version (the reason goes into its conf).
-
-    A run is *degraded* when the share of drifted input features reaches ``max_share_drifted``
-    (Evidently's dataset-drift share, 0.5), the prediction drifts (``on_prediction_drift``), or the
-    labelled AUC falls ``max_auc_drop`` below the champion's holdout AUC. Retraining fires after
-    ``consecutive_runs`` degraded runs in a row, and not again within ``cooldown_days``.
-    """
-
-    enabled: bool = True
-    max_share_drifted: float = Field(default=0.5, gt=0.0, le=1.0)
-    on_prediction_drift: bool = True
-    max_auc_drop: float | None = Field(default=0.05, gt=0.0, le=1.0)
-    consecutive_runs: int = Field(default=2, ge=1, le=30)
-    cooldown_days: int = Field(default=0, ge=0)
-
-
-class AlertsSpec(_Strict):
-    """Who hears about drift, data-quality failures and task failures of this model, and how.
-
-    Alerts go through Airflow notifiers: a JSON POST to the webhook of each Airflow connection in
-    ``webhook_conn_ids`` and an email through the Airflow SMTP connection ``smtp_conn_id``. Webhook
-    URLs (often secrets themselves) and credentials live in those connections, never in the spec:
-    the spec names connection ids only.
-    """
-
-    events: list[Literal["drift", "data_quality", "task_failure", "retraining", "retirement"]] = Field(
-        default_factory=lambda: ["drift", "data_quality", "task_failure", "retraining", "retirement"]
-    )
-    webhook_conn_ids: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    from_email: str = "mlplatform@localhost"
-    smtp_conn_id: str = "smtp_default"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_webhook_urls(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "webhooks" in data:  # the URLs are not echoed: they are secrets
-            raise ValueError(
-                "'alerts.webhooks' is no longer supported: webhook URLs are secrets and do not belong "
-                "in a model spec; put each URL in an Airflow connection (conn_type http, the URL as "
-                "its host) and list the connection's id in 'alerts.webhook_conn_ids'"
-            )
-        return data
-
-    @field_validator("webhook_conn_ids", "smtp_conn_id")
-    @classmethod
-    def _connection_ids(cls, value: Any) -> Any:
-        for conn_id in value if isinstance(value, list) else [value]:
-            if "://" in conn_id:
-                raise ValueError(
-                    "a URL is not an Airflow connection id: put the URL in an Airflow connection "
-                    "and list the connection's id here"
-                )
-            if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,249}$", conn_id):
-                raise ValueError(
-                    f"'{conn_id}' is not an Airflow connection id (letters, digits, '_', '.', '-')"
-                )
-        return value
 
 
 class ScheduleSpec(_Strict):

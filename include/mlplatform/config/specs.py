@@ -14,15 +14,12 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from mlplatform.config.monitoring_sections import AlertsSpec, DriftSpec, LabelsSpec, RetrainingPolicy
 from mlplatform.config.spec_sections import (
-    AlertsSpec,
     ColumnsSpec,
-    DriftSpec,
     EvaluationSpec,
     FeaturesSpec,
-    LabelsSpec,
     PromotionSpec,
-    RetrainingPolicy,
     ScheduleSpec,
     SourcesSpec,
     TrainingSpec,
@@ -109,6 +106,11 @@ class ModelSpec(_Strict):
         for name in self.drift.feature_thresholds:
             if name not in known and name not in derived_names:
                 raise ValueError(f"drift.feature_thresholds: '{name}' is not a feature")
+        if self.training.window is not None and self.labels is None:
+            raise ValueError(
+                "training.window: a training window trains on scored batches whose late labels arrived; "
+                "it needs a 'labels' section"
+            )
         return self
 
     @property

@@ -34,6 +34,14 @@ def split_column(spec: ModelSpec) -> Column:
     return F.when(bucket < cut, F.lit("holdout")).otherwise(F.lit("train"))
 
 
+def split_of(df: DataFrame, spec: ModelSpec) -> Column:
+    """The rows' train/holdout assignment: their ``_split`` column when a training set carries one
+    (a training window's recent holdout), else the hash split of ``split_column``."""
+    from pyspark.sql import functions as F
+
+    return F.col("_split") if "_split" in df.columns else split_column(spec)
+
+
 def fit_feature_state(train: DataFrame, spec: ModelSpec) -> dict[str, Any]:
     """Imputation values, category vocabularies and encodings, from training rows only."""
     from pyspark.sql import functions as F
@@ -254,7 +262,7 @@ def apply_features(
     if "_label" in df.columns:
         out.append(F.col("_label").cast("double").alias("label"))
     if with_split:
-        out.append(split_column(spec).alias("split"))
+        out.append(split_of(df, spec).alias("split"))
     out += [F.coalesce(cols[n].cast("double"), nan).alias(n) for n in output_feature_names(state)]
     return df.select(*out)
 

@@ -68,6 +68,9 @@ def scoring_batch_id(ds: str) -> str:
     return f"score__{ds}"
 
 
+SCORING_BATCH_PATTERN = r"^score__(\d{4}-\d{2}-\d{2})$"
+
+
 def labels_batch_id(ds: str) -> str:
     """The quarantine partition of the label file that arrived on ``ds``."""
     return f"labels__{ds}"

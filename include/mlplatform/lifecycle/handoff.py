@@ -61,6 +61,8 @@ class FeaturedBatch(ValidatedBatch):
     features_version: int
     feature_state_uri: str | None = None
     model_version: int | None = None
+    # A windowed training run's plan (mlplatform.data.training_window.WindowPlan as a dict).
+    window: dict[str, Any] | None = None
 
 
 class TrainedModel(FeaturedBatch):
@@ -88,6 +90,7 @@ class RegisteredVersion(Handoff):
     metrics: dict[str, Any]
     batch_id: str
     features_version: int
+    window: dict[str, Any] | None = None
 
 
 class ExplainedVersion(RegisteredVersion):
@@ -164,6 +167,7 @@ class RetrainingDecision(Handoff):
     consecutive_degraded: int
     training_dag_id: str
     model_version: int
+    held: bool = False  # degraded enough to retrain, but no labelled data arrived since the champion's
     alerts: list[dict[str, Any]] = []  # delivery outcome per channel, added by the Airflow task
 
 

@@ -18,6 +18,7 @@ from mlplatform.lifecycle.runner import Platform, step
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pyspark.sql import DataFrame
 
     from mlplatform.registry import LoadedModel
 
@@ -28,14 +29,13 @@ class ChampionNotComparable(Exception):
     """The champion cannot score this run's holdout rows (it was built for other columns)."""
 
 
-def _holdout_scores(p: Platform, batch_id: str, model: LoadedModel) -> pd.DataFrame:
-    """A version's scores on the batch's holdout rows (with its own feature state), by row key."""
+def _holdout_scores(p: Platform, holdout: DataFrame, batch_id: str, model: LoadedModel) -> pd.DataFrame:
+    """A version's scores on the run's holdout rows (with its own feature state), by row key."""
     from pyspark.errors import AnalysisException
 
     from mlplatform.features import engineering as fe
     from mlplatform.modeling.training import predict_scores
 
-    holdout = p.read_batch("validated", batch_id).where(fe.split_column(p.spec) == "holdout")
     try:
         frame = (
             fe.apply_features(holdout, p.spec, model.feature_state, with_split=False)
@@ -61,10 +61,20 @@ def _training_quality(p: Platform, batch_id: str) -> tuple[float, int]:
     return quarantined / total, failures
 
 
-@step("gate", reads=("model_registry", "validation_results", "quarantine", "validated"))
+def _holdout_period(window: dict[str, Any] | None) -> dict[str, Any]:
+    """What the holdout is, for the decision record: the recent scoring dates or the hash split."""
+    if window and window.get("used"):
+        return {"kind": "recent", "dates": window["holdout_dates"], "as_of": window["as_of"]}
+    return {"kind": "hash_split", "dates": []}
+
+
+@step("gate", reads=("model_registry", "validation_results", "quarantine", "validated", "labels"))
 def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str, Any]) -> GateResult:
     """The automatic promotion checks: thresholds, training data quality, the champion on the same rows."""
+    from pyspark.sql import functions as F
+
     from mlplatform.governance import promotion
+    from mlplatform.lifecycle.shared import training_rows
     from mlplatform.modeling.evaluation import paired_auc_difference
 
     explained = ExplainedVersion.of(explained)
@@ -85,9 +95,11 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
                 current,
             )
         )
+        rows = training_rows(p, explained.batch_id, explained.window)
+        holdout = rows.where(F.col("_split") == "holdout").cache()
         try:
-            new = _holdout_scores(p, explained.batch_id, challenger)
-            old = _holdout_scores(p, explained.batch_id, champion)
+            new = _holdout_scores(p, holdout, explained.batch_id, challenger)
+            old = _holdout_scores(p, holdout, explained.batch_id, champion)
         except ChampionNotComparable as exc:
             recorded = promotion.decide_promotion(explained.metrics, rules, champion.metrics)[1][-1]
             note = f"champion not comparable on the same rows ({exc}); recorded holdout AUC used"
@@ -100,7 +112,19 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
                 n_bootstrap=rules.bootstrap_samples,
                 seed=p.spec.training.seed,
             )
-            checks.append(promotion.champion_comparison_check(diff, rules, current, len(new)))
+            check = promotion.champion_comparison_check(diff, rules, current, len(new))
+            check["holdout"] = _holdout_period(explained.window)
+            checks.append(check)
+            log.info(
+                "on the same %s holdout rows (%s): challenger v%s AUC %.4f, champion v%s AUC %.4f",
+                len(new),
+                check["holdout"]["dates"] or "hash split",
+                version,
+                diff["challenger_auc"],
+                current,
+                diff["champion_auc"],
+            )
+        holdout.unpersist()
     passed = all(c["passed"] for c in checks)
     failed = [c["check"] for c in checks if not c["passed"]]
     for c in checks:

@@ -283,7 +283,37 @@ def check_drift(p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str,
     )
 
 
-@step("decide_retraining", reads=("monitoring_decisions",), writes=("monitoring_decisions",))
+def _new_labels(p: Platform, ds: str, champion_version: int) -> Any:
+    """Labelled rows that arrived after the champion's training cut-off, up to ``ds`` (None when the
+    rule does not apply: no training window, ``require_new_labels`` off, or an unknown cut-off)."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.monitoring.policy import NewLabels
+
+    if p.spec.training.window is None or not p.spec.retraining.require_new_labels:
+        return None
+    entry = next((e for e in p.registry.versions(p.model) if int(e["version"]) == champion_version), None)
+    inputs = json.loads((entry or {}).get("training_inputs") or "{}")
+    cutoff = (inputs.get("window") or {}).get("as_of") or inputs.get("as_of")
+    if cutoff is None:
+        log.info("v%s records no training cut-off: the new-labels rule does not apply", champion_version)
+        return None
+    rows = 0
+    if p.version("labels") is not None:
+        rows = (
+            p.read("labels")
+            .where(F.col("label_date").between(F.date_add(F.to_date(F.lit(cutoff)), 1), F.to_date(F.lit(ds))))
+            .count()
+        )
+    log.info("%s labelled rows arrived after v%s's cut-off %s", rows, champion_version, cutoff)
+    return NewLabels(champion_version=champion_version, cutoff=str(cutoff), rows=int(rows))
+
+
+@step(
+    "decide_retraining",
+    reads=("monitoring_decisions", "labels", "model_registry"),
+    writes=("monitoring_decisions",),
+)
 def decide_retraining(
     p: Platform,
     ctx: RunContext,
@@ -320,7 +350,8 @@ def decide_retraining(
             .select("score_date", "degraded", "retrain")
             .collect()
         ]
-    decision = decide(p.spec.retraining, signals, earlier, ctx.ds)
+    new_labels = _new_labels(p, ctx.ds, drift.model_version)
+    decision = decide(p.spec.retraining, signals, earlier, ctx.ds, new_labels)
     training_dag = f"{p.model}_training"
     p.append(
         "monitoring_decisions",
@@ -342,9 +373,8 @@ def decide_retraining(
             }
         ],
     )
-    log.info(
-        "retraining policy: %s (%s)", "RETRAIN" if decision.retrain else "no retraining", decision.reason
-    )
+    verdict = "RETRAIN" if decision.retrain else "HELD" if decision.held else "no retraining"
+    log.info("retraining policy: %s (%s)", verdict, decision.reason)
     return RetrainingDecision(
         retrain=decision.retrain,
         degraded=decision.degraded,
@@ -352,4 +382,5 @@ def decide_retraining(
         consecutive_degraded=decision.consecutive_degraded,
         training_dag_id=training_dag,
         model_version=drift.model_version,
+        held=decision.held,
     )

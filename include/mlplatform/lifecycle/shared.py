@@ -182,26 +182,74 @@ def _aggregate_history(p: Platform, current: DataFrame, batch_id: str) -> DataFr
     return others.select(*needed).subtract(current.select(*needed))
 
 
-@step("build_features", reads=("validated", "model_registry"), writes=("features",))
+def training_rows(p: Platform, batch_id: str, window: dict[str, Any] | None) -> DataFrame:
+    """A training run's rows with ``_split``: its batch by the hash split, or its window's plan
+    (base and labelled scored rows, read as of the plan's Delta versions)."""
+    from mlplatform.data.training_window import WindowPlan, assemble
+    from mlplatform.features.engineering import split_column
+
+    if window is None:
+        return p.read_batch("validated", batch_id).withColumn("_split", split_column(p.spec))
+    plan = WindowPlan.model_validate(window)
+    validated = p.read("validated", version=plan.validated_version)
+    labels = p.read("labels", version=plan.labels_version) if plan.labels_version is not None else None
+    return assemble(validated, labels, p.spec, plan)
+
+
+def _plan_training_window(p: Platform, ctx: RunContext, batch_id: str) -> dict[str, Any] | None:
+    """The window's plan as of the tables' current versions (None without ``training.window``)."""
+    from mlplatform.data.training_window import plan_window
+
+    if p.spec.training.window is None:
+        return None
+    validated_version, labels_version = p.version("validated"), p.version("labels")
+    plan = plan_window(
+        p.read("validated", version=validated_version) if validated_version is not None else None,
+        p.read("labels", version=labels_version) if labels_version is not None else None,
+        p.spec,
+        as_of=ctx.ds,
+        base_batch_id=batch_id,
+        validated_version=validated_version,
+        labels_version=labels_version,
+    )
+    p.lineage.params["training_window"] = plan.model_dump()
+    log.info(
+        "training window %s..%s: %s; labelled rows by scoring date %s, holdout %s",
+        plan.start,
+        plan.as_of,
+        plan.reason,
+        plan.labelled_rows,
+        plan.holdout_dates or "the hash split of the base rows",
+    )
+    return plan.model_dump()
+
+
+@step("build_features", reads=("validated", "labels", "model_registry"), writes=("features",))
 def build_features(p: Platform, ctx: RunContext, *, batch: ValidatedBatch | dict[str, Any]) -> FeaturedBatch:
-    """Validated rows → features. Training fits the state on its train split; scoring uses the champion's."""
+    """Validated rows → features. Training fits the state on its train split (the base batch, plus
+    the labelled recent batches of ``training.window``); scoring uses the champion's state."""
+    from pyspark.sql import functions as F
+
     from mlplatform.features import engineering as fe
 
     batch = ValidatedBatch.of(batch)
-    validated = p.read_batch("validated", batch.batch_id)
-    history = _aggregate_history(p, validated, batch.batch_id)
-    state_uri, model_version = None, None
+    state_uri, model_version, window = None, None, None
     if batch.mode == "training":
+        window = _plan_training_window(p, ctx, batch.batch_id)
+        rows = training_rows(p, batch.batch_id, window)
+        history = _aggregate_history(p, rows, batch.batch_id)
         sample = int(ctx.conf.get("sample_size") or 0)
         if 0 < sample < max(batch.validated_rows, 1):
-            validated = validated.sample(fraction=sample / batch.validated_rows, seed=p.spec.training.seed)
+            rows = rows.sample(fraction=sample / batch.validated_rows, seed=p.spec.training.seed)
             log.info("sampled about %s of %s validated rows (conf sample_size)", sample, batch.validated_rows)
-        state = fe.fit_feature_state(validated.where(fe.split_column(p.spec) == "train"), p.spec)
+        state = fe.fit_feature_state(rows.where(F.col("_split") == "train"), p.spec)
         state_uri = f"{p.staging(ctx)}/feature_state.json"
         files.write_text(state_uri, json.dumps(state, sort_keys=True, allow_nan=False))
         p.wrote_file("feature_state", state_uri)
-        features = fe.apply_features(validated, p.spec, state, with_split=True, history=history)
+        features = fe.apply_features(rows, p.spec, state, with_split=True, history=history)
     else:
+        validated = p.read_batch("validated", batch.batch_id)
+        history = _aggregate_history(p, validated, batch.batch_id)
         champion = p.registry.load_champion(p.model)
         model_version = champion.version
         log.info("scoring with champion v%s's feature state", model_version)
@@ -210,5 +258,9 @@ def build_features(p: Platform, ctx: RunContext, *, batch: ValidatedBatch | dict
         )
     version = p.replace_batch("features", features, batch.batch_id)
     return batch.extend(
-        FeaturedBatch, features_version=version, feature_state_uri=state_uri, model_version=model_version
+        FeaturedBatch,
+        features_version=version,
+        feature_state_uri=state_uri,
+        model_version=model_version,
+        window=window,
     )

@@ -45,10 +45,16 @@ def _verified_staged_booster(trained: TrainedModel) -> bytes:
 
 
 def _holdout_frame(
-    p: Platform, batch_id: str, names: list[str], slices: list[str] | None = None
+    p: Platform,
+    batch_id: str,
+    names: list[str],
+    slices: list[str] | None = None,
+    window: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The batch's holdout features (and raw slice columns as ``slice__<col>``), ordered by row key."""
     from pyspark.sql import functions as F
+
+    from mlplatform.lifecycle.shared import training_rows
 
     holdout = (
         p.read_batch("features", batch_id)
@@ -56,7 +62,7 @@ def _holdout_frame(
         .select("_row_id", "entity_id", "label", *names)
     )
     if slices:
-        raw = p.read_batch("validated", batch_id).select(
+        raw = training_rows(p, batch_id, window).select(
             "_row_id", *[F.col(c).cast("string").alias(f"slice__{c}") for c in slices]
         )
         holdout = holdout.join(raw, "_row_id", "left")
@@ -103,12 +109,12 @@ def train(p: Platform, ctx: RunContext, *, batch: FeaturedBatch | dict[str, Any]
     )
 
 
-@step("evaluate", reads=("features", "validated"))
+@step("evaluate", reads=("features", "validated", "labels"))
 def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, Any]) -> EvaluatedModel:
     """Holdout metrics with intervals, and the reference profile (raw columns, model inputs, scores)."""
     from pyspark.sql import functions as F
 
-    from mlplatform.features import engineering as fe
+    from mlplatform.lifecycle.shared import training_rows
     from mlplatform.modeling.booster import load_booster
     from mlplatform.modeling.evaluation import full_metrics
     from mlplatform.modeling.training import TrainingDataError, predict_scores
@@ -118,7 +124,7 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     trained = TrainedModel.of(trained)
     booster = load_booster(_verified_staged_booster(trained))
     names = _staged_feature_names(str(trained.feature_state_uri))
-    holdout = _holdout_frame(p, trained.batch_id, names, slices=p.spec.evaluation.slices)
+    holdout = _holdout_frame(p, trained.batch_id, names, p.spec.evaluation.slices, trained.window)
     labels = holdout["label"].to_numpy()
     if len(labels) == 0 or labels.min() == labels.max():
         raise TrainingDataError(
@@ -136,7 +142,7 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     )
     metrics = report["metrics"]
     bins, cols = p.spec.drift.bins, p.spec.columns
-    reference = p.read_batch("validated", trained.batch_id).where(fe.split_column(p.spec) == "train")
+    reference = training_rows(p, trained.batch_id, trained.window).where(F.col("_split") == "train")
     profile = build_reference_profile(
         reference, cols.numeric, cols.categorical, bins=bins, max_categories=p.spec.features.max_categories
     )
@@ -154,7 +160,13 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     )
     p.wrote_file("evaluation", f"{staging}/evaluation.json")
     p.lineage.params["confidence_intervals"] = report["confidence_intervals"]
-    log.info("holdout of %s rows: %s", len(labels), {k: metrics[k] for k in ("auc", "pr_auc", "logloss")})
+    recent = (trained.window or {}).get("holdout_dates") if (trained.window or {}).get("used") else None
+    log.info(
+        "holdout of %s rows (%s): %s",
+        len(labels),
+        f"recent scoring dates {recent}" if recent else "hash split of the training batch",
+        {k: metrics[k] for k in ("auc", "pr_auc", "logloss")},
+    )
     return trained.extend(EvaluatedModel, metrics=metrics)
 
 
@@ -188,7 +200,11 @@ def register(
         "features": {"uri": p.table("features"), "version": evaluated.features_version},
         "batch_id": evaluated.batch_id,
         "source_uri": evaluated.source_uri,
+        "as_of": ctx.ds,
     }
+    if evaluated.window is not None:
+        training_inputs["window"] = evaluated.window
+        training_inputs["labels"] = {"uri": p.table("labels"), "version": evaluated.window["labels_version"]}
     version, created = p.registry.register_version(
         model=p.model,
         version_dir_for=lambda v: p.layout.model_version_dir(p.model, v),
@@ -227,6 +243,7 @@ def register(
         metrics=evaluated.metrics,
         batch_id=evaluated.batch_id,
         features_version=evaluated.features_version,
+        window=evaluated.window,
     )
 
 

@@ -140,6 +140,35 @@ def _features_as_of(spark: SparkSession, inputs: dict[str, Any], model: str, ver
     return df.where(F.col("_batch_id") == batch_id)
 
 
+def rebuilt_training_set(
+    spark: SparkSession, spec: ModelSpec, inputs: dict[str, Any], features: DataFrame
+) -> dict[str, Any]:
+    """Rebuild a windowed version's training set from ``validated`` and ``labels`` as of the
+    recorded Delta versions, and compare it with the recorded features: the same rows, labels and
+    train/holdout split."""
+    from pyspark.sql import functions as F
+
+    from mlplatform.data.training_window import WindowPlan, assemble
+
+    plan = WindowPlan.model_validate(inputs["window"])
+
+    def as_of(uri: str, version: int) -> DataFrame:
+        return spark.read.format("delta").option("versionAsOf", int(version)).load(uri)
+
+    validated = as_of(inputs["validated"]["uri"], plan.validated_version or inputs["validated"]["version"])
+    labels = None
+    if plan.labels_version is not None:
+        labels = as_of(inputs["labels"]["uri"], plan.labels_version).where(F.col("model_name") == spec.name)
+    rebuilt = assemble(validated, labels, spec, plan).select(
+        "_row_id", F.col("_label").cast("double").alias("label"), F.col("_split").alias("split")
+    )
+    recorded = features.select("_row_id", F.col("label").cast("double").alias("label"), "split")
+    differing = rebuilt.exceptAll(recorded).count() + recorded.exceptAll(rebuilt).count()
+    rows = recorded.count()
+    from_window = recorded.where(~F.col("_row_id").startswith(f"{plan.base_batch_id}:")).count()
+    return {"rows": rows, "window_rows": from_window, "differing_rows": differing, "matches": differing == 0}
+
+
 def reproduce_version(
     spark: SparkSession,
     settings: Settings,
@@ -191,6 +220,12 @@ def reproduce_version(
     record = record or {}
     names = list(loaded.feature_state["feature_names"])
     batch = _features_as_of(spark, inputs, model, version)
+    training_set = None
+    if inputs.get("window"):
+        training_set = rebuilt_training_set(spark, spec, inputs, batch)
+        if (params.get("conf") or {}).get("sample_size"):
+            warnings.append("the run sampled its rows (conf sample_size): the rebuilt set is not compared")
+            training_set["matches"] = None
     train = batch.where(F.col("split") == "train")
     result = train_model(
         train,
@@ -235,7 +270,8 @@ def reproduce_version(
     return {
         "model": model,
         "version": version,
-        "passed": bool(max_diff <= tolerance),
+        "passed": bool(max_diff <= tolerance) and (training_set or {}).get("matches") is not False,
+        "training_set": training_set,
         "max_abs_diff": max_diff,
         "tolerance": tolerance,
         "holdout_rows": len(holdout),

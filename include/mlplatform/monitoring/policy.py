@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from mlplatform.config.spec_sections import RetrainingPolicy
+from mlplatform.config.monitoring_sections import RetrainingPolicy
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,15 @@ class Signals:
 
 
 @dataclass(frozen=True)
+class NewLabels:
+    """Labelled data that arrived after the champion's training cut-off (its ``as_of`` date)."""
+
+    champion_version: int
+    cutoff: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class PolicyDecision:
     degraded: bool
     signals: list[str]
@@ -33,6 +42,7 @@ class PolicyDecision:
     retrain: bool
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    held: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,13 +72,21 @@ def degradation_signals(policy: RetrainingPolicy, signals: Signals) -> list[str]
 
 
 def decide_retraining(
-    policy: RetrainingPolicy, signals: Signals, earlier: list[dict[str, Any]], score_date: str
+    policy: RetrainingPolicy,
+    signals: Signals,
+    earlier: list[dict[str, Any]],
+    score_date: str,
+    new_labels: NewLabels | None = None,
 ) -> PolicyDecision:
     """Today's verdict from today's signals and the decisions of earlier scoring dates.
 
     ``earlier`` holds one decision per earlier date (``score_date``, ``degraded``, ``retrain``),
     any order. The streak counts today and the degraded dates right before it, and restarts after
     a date that triggered retraining, so one episode of drift asks for one retraining.
+
+    ``new_labels`` (given for a model with a training window and ``require_new_labels``) holds a
+    retraining back when no labelled row arrived since the champion's cut-off: the decision is
+    ``held``, not ``retrain``, and the streak goes on until new labels come.
     """
     met = degradation_signals(policy, signals)
     degraded = bool(met)
@@ -90,6 +108,16 @@ def decide_retraining(
         and today - last_retrain < timedelta(days=policy.cooldown_days)
     )
     retrain = policy.enabled and degraded and streak >= policy.consecutive_runs and not cooling
+    held = retrain and new_labels is not None and new_labels.rows == 0
+    details = asdict(signals) | ({"new_labels": asdict(new_labels)} if new_labels is not None else {})
+    if held:
+        assert new_labels is not None
+        reason = (
+            f"degraded, but no new labelled data since v{new_labels.champion_version} "
+            f"(trained on labels through {new_labels.cutoff}); retraining waits for new labels: "
+            + "; ".join(met)
+        )
+        return PolicyDecision(degraded, met, streak, False, reason, details, held=True)
     if retrain:
         reason = f"retraining policy on {score_date}: " + "; ".join(met)
         if policy.consecutive_runs > 1:
@@ -102,7 +130,7 @@ def decide_retraining(
         reason = f"degraded, but retraining ran on {last_retrain} (cooldown {policy.cooldown_days} days)"
     else:
         reason = f"degraded {streak} of {policy.consecutive_runs} runs in a row: " + "; ".join(met)
-    return PolicyDecision(degraded, met, streak, retrain, reason, asdict(signals))
+    return PolicyDecision(degraded, met, streak, retrain, reason, details)
 
 
 def _as_date(value: Any) -> date:

@@ -9,6 +9,7 @@ decision threshold. Settings are passed to ``run_step``; nothing mutates the env
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -104,16 +105,18 @@ def test_promote_refuses_when_the_champion_moved_after_the_gate(trained) -> None
 def test_gate_falls_back_only_when_the_champion_cannot_score_the_rows(spark, trained) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.lifecycle.promotion import ChampionNotComparable, _holdout_scores
     from mlplatform.lifecycle.runner import open_platform
+    from mlplatform.lifecycle.shared import training_rows
 
     p = open_platform(MODEL, trained["settings"])
     champion = p.registry.load_version(MODEL, 1)
     batch_id = trained["register"]["batch_id"]
-    scores = _holdout_scores(p, batch_id, champion)
+    holdout = training_rows(p, batch_id, trained["register"]["window"]).where("_split = 'holdout'")
+    scores = _holdout_scores(p, holdout, batch_id, champion)
     assert len(scores) > 0 and scores["score"].between(0, 1).all()
     state = {**champion.feature_state, "base_features": ["a_feature_the_spec_no_longer_has"]}
     foreign = dataclasses.replace(champion, feature_state=state)
     with pytest.raises(ChampionNotComparable, match=r"v1 cannot score batch"):
-        _holdout_scores(p, batch_id, foreign)
+        _holdout_scores(p, holdout, batch_id, foreign)
 
 
 def test_past_versions_are_judged_at_their_own_threshold(spark, trained) -> None:  # type: ignore[no-untyped-def]
@@ -148,3 +151,79 @@ def test_past_versions_are_judged_at_their_own_threshold(spark, trained) -> None
     predictions = spark.read.format("delta").load(trained["layout"].platform_table("predictions"))
     day_1 = predictions.where(f"score_date = DATE '{DAY_1}'")
     assert day_1.where("(score >= 0.5) != (prediction = 1)").count() == 0, "scored at v1's own threshold"
+
+
+def test_a_degraded_run_without_new_labels_holds_retraining(spark, trained) -> None:  # type: ignore[no-untyped-def]
+    """v1 trained on labels through 2026-11-01; a degraded run before any label arrived since is held
+    (recorded with the reason, no retraining); once labels arrived, the next degraded run retrains."""
+    from mlplatform.config.settings import Settings
+    from mlplatform.io.catalog import TABLES
+    from mlplatform.lifecycle.runner import run_step
+
+    spec_dir = trained["base"] / "specs_eager"
+    spec_dir.mkdir()
+    raw = yaml.safe_load((PROJECT_ROOT / "include" / "specs" / f"{MODEL}.yaml").read_text())
+    raw["retraining"] = {**raw["retraining"], "consecutive_runs": 1}
+    (spec_dir / f"{MODEL}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    settings = Settings(storage_root=trained["settings"].storage_root, spec_dir=spec_dir)
+    drift = {
+        "model_version": 1,
+        "predictions": 400,
+        "report": "drift.html",
+        "features_checked": 9,
+        "features_drifted": ["monthly_charges", "contract", "support_calls"],
+        "share_drifted": 0.333,
+        "prediction_drifted": True,
+        "skewed_features": [],
+        "quality_alerts": {},
+    }
+    day_0 = "2026-10-31"  # no label can have arrived after v1's cut-off (2026-11-01) by then
+    ctx = _ctx("scoring", "decide_retraining", day_0, f"scheduled__{day_0}")
+    held = run_step(
+        "decide_retraining",
+        MODEL,
+        ctx,
+        settings=settings,
+        drift=drift,
+        performance={"labels_configured": True},
+    )
+    assert held["held"] is True and held["retrain"] is False and held["degraded"] is True
+    assert held["reason"].startswith(
+        f"degraded, but no new labelled data since v1 (trained on labels through {TRAIN_DATE})"
+    ), held["reason"]
+    decisions = spark.read.format("delta").load(trained["layout"].platform_table("monitoring_decisions"))
+    row = decisions.where(f"score_date = DATE '{day_0}'").first()
+    assert row["retrain"] is False and row["triggered_dag_id"] is None and row["reason"] == held["reason"]
+    assert json.loads(row["signals"])["measured"]["new_labels"] == {
+        "champion_version": 1,
+        "cutoff": TRAIN_DATE,
+        "rows": 0,
+    }
+
+    labels = trained["layout"].platform_table("labels")
+    arrived = [
+        {
+            "model_name": MODEL,
+            "entity_id": f"C{i:07d}",
+            "label": i % 2,
+            "label_date": datetime(2026, 11, 2).date(),
+        }
+        for i in range(1, 21)
+    ]
+    (
+        spark.createDataFrame(arrived, TABLES["labels"].ddl)
+        .write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"model_name = '{MODEL}' AND label_date = DATE '{DAY_1}'")
+        .save(labels)
+    )
+    ctx = _ctx("scoring", "decide_retraining", DAY_1, f"scheduled__{DAY_1}")
+    due = run_step(
+        "decide_retraining",
+        MODEL,
+        ctx,
+        settings=settings,
+        drift=drift,
+        performance={"labels_configured": True},
+    )
+    assert due["retrain"] is True and due["held"] is False, due["reason"]

@@ -184,16 +184,32 @@ def test_spec_path_rejects_bad_model_names(tmp_path: Path) -> None:
 def test_monitoring_sections_load_with_documented_defaults(demo_raw: dict[str, Any], tmp_path: Path) -> None:
     spec = load_spec(DEMO)
     assert spec.labels is not None and "{ds}" in spec.labels.source.path
-    assert spec.retraining.consecutive_runs == 2 and spec.retraining.max_share_drifted == 0.3
+    assert spec.retraining.consecutive_runs == 3 and spec.retraining.max_share_drifted == 0.3
     raw = {
         k: v
         for k, v in copy.deepcopy(demo_raw).items()
         if k not in ("drift", "retraining", "alerts", "labels")
     }
+    raw["training"] = {k: v for k, v in raw["training"].items() if k != "window"}
     bare = load_spec(_write(tmp_path, raw))
     assert (bare.drift.wasserstein_threshold, bare.drift.jensenshannon_threshold) == (0.1, 0.1)
     assert bare.drift.small_sample_rows == 1000 and bare.retraining.max_share_drifted == 0.5
     assert bare.labels is None and bare.alerts.webhook_conn_ids == [] and "drift" in bare.alerts.events
+    assert bare.training.window is None and bare.retraining.require_new_labels is True
+
+
+def test_a_training_window_needs_late_labels(demo_raw: dict[str, Any], tmp_path: Path) -> None:
+    spec = load_spec(DEMO)
+    assert spec.training.window is not None and spec.training.window.holdout_days == 1
+    raw = copy.deepcopy(demo_raw)
+    del raw["labels"]
+    message = _error(_write(tmp_path, raw))
+    assert "training.window" in message and "needs a 'labels' section" in message
+    raw = copy.deepcopy(demo_raw)
+    raw["training"]["window"] = {"days": 30, "holdout_days": 2, "holdout_share": 0.2}
+    assert "not both" in _error(_write(tmp_path, raw))
+    raw["training"]["window"] = {"days": 30, "holdout_weeks": 2}
+    assert "field 'training.window.holdout_weeks'" in _error(_write(tmp_path, raw))
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from mlplatform.config.spec_sections import RetrainingPolicy
+from mlplatform.config.monitoring_sections import RetrainingPolicy
 from mlplatform.monitoring.policy import Signals, decide_retraining
 
 DRIFTED = Signals(share_drifted=0.4, drifted_features=["a", "b"], prediction_drifted=True)
@@ -68,3 +68,32 @@ def test_performance_drop_cooldown_and_disabled_policy() -> None:
     assert off.degraded and not off.retrain and "disabled" in off.reason
     no_pred = RetrainingPolicy(on_prediction_drift=False, max_share_drifted=0.9, consecutive_runs=1)
     assert not decide_retraining(no_pred, DRIFTED, [], _day(3)).degraded
+
+
+def test_no_new_labels_since_the_champion_holds_retraining_and_says_why() -> None:
+    from mlplatform.monitoring.policy import NewLabels
+
+    policy = RetrainingPolicy(max_share_drifted=0.3, consecutive_runs=2)
+    earlier = [{"score_date": _day(3), "degraded": True, "retrain": False}]
+    none_new = NewLabels(champion_version=1, cutoff=_day(1), rows=0)
+    held = decide_retraining(policy, DRIFTED, earlier, _day(4), none_new)
+    assert held.degraded and held.held and not held.retrain
+    assert held.reason.startswith(
+        "degraded, but no new labelled data since v1 (trained on labels through 2026-11-01)"
+    )
+    assert "40% of input features drifted" in held.reason
+    assert held.details["new_labels"] == {"champion_version": 1, "cutoff": _day(1), "rows": 0}
+    # the streak goes on: the next degraded day with labels that arrived since the cut-off retrains
+    earlier.append({"score_date": _day(4), "degraded": True, "retrain": False})
+    arrived = decide_retraining(policy, DRIFTED, earlier, _day(5), NewLabels(1, _day(1), 1200))
+    assert arrived.retrain and not arrived.held and arrived.consecutive_degraded == 3
+
+
+def test_new_labels_do_not_matter_when_the_run_is_not_due_anyway() -> None:
+    from mlplatform.monitoring.policy import NewLabels
+
+    policy = RetrainingPolicy(max_share_drifted=0.3, consecutive_runs=2)
+    first = decide_retraining(policy, DRIFTED, [], _day(3), NewLabels(1, _day(1), 0))
+    assert not first.retrain and not first.held and "1 of 2 runs in a row" in first.reason
+    calm = decide_retraining(policy, CALM, [], _day(3), NewLabels(1, _day(1), 0))
+    assert not calm.held and calm.reason == "no degradation"
