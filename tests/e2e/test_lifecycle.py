@@ -501,3 +501,17 @@ def test_validation_results_summarise_each_batch(lifecycle, spark) -> None:  # t
     failed = results.where(f"batch_id = 'score__{DRIFT_DATE}' AND NOT success").collect()
     assert failed and all(r["unexpected_count"] > 0 for r in failed if r["column"])
     assert all(r["data_docs_uri"] and r["data_docs_uri"].endswith("index.html") for r in results.collect())
+
+
+def test_summary_says_what_v2_trained_on_and_why_it_was_or_was_not_promoted(lifecycle) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.cli import collect_summary, format_summary
+
+    summary = collect_summary(MODEL, list(SCORED_DATES))
+    v1, v2 = summary["version_history"]
+    assert v1["train_dates"] == [] and v2["train_dates"] == [CLEAN_DATE, DRIFT_DATE]
+    assert v2["comparison"]["holdout_dates"] == [DRIFT_DATE_2] and v2["comparison"]["champion_version"] == 1
+    text = format_summary(summary)
+    assert f"v2: trained on base rows + labelled batches {CLEAN_DATE}, {DRIFT_DATE}" in text
+    rows = v2["comparison"]["same_holdout_rows"]
+    assert f"on the same {rows} holdout rows (['{DRIFT_DATE_2}']): AUC v2 " in text and " vs v1 " in text
+    assert ("PROMOTED: " in text) if v2["promoted"] else ("not promoted: " in text)
