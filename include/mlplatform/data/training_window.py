@@ -15,7 +15,7 @@ the row was scored. An entity scored on several dates trains once, on the row it
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,7 +25,7 @@ from mlplatform.core.errors import DataProblem
 from mlplatform.io.layout import SCORING_BATCH_PATTERN
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 
 class TrainingWindowError(DataProblem, ValueError):
@@ -50,13 +50,13 @@ class WindowPlan(BaseModel):
     train_dates: list[str]
     holdout_dates: list[str]
 
-    @property
-    def holdout_rows(self) -> int:
-        return sum(self.labelled_rows.get(d, 0) for d in self.holdout_dates)
 
-    @property
-    def window_train_rows(self) -> int:
-        return sum(self.labelled_rows.get(d, 0) for d in self.train_dates)
+def holdout_period(window: dict[str, Any] | None) -> dict[str, Any]:
+    """What a training run's holdout is, for logs and decision records: the recent scoring dates
+    of a used window, or the hash split of the training batch."""
+    if window and window.get("used"):
+        return {"kind": "recent", "dates": window["holdout_dates"], "as_of": window["as_of"]}
+    return {"kind": "hash_split", "dates": []}
 
 
 def window_start(as_of: str, days: int) -> str:
@@ -82,20 +82,20 @@ def choose_holdout_dates(labelled_rows: dict[str, int], window: TrainingWindow) 
 
 
 def decide_window(
-    labelled_rows: dict[str, int], window: TrainingWindow, *, field: str = "training.window"
+    labelled_rows: dict[str, int], window: TrainingWindow
 ) -> tuple[bool, str, list[str], list[str]]:
     """(used, reason, train dates, holdout dates) for the labelled rows per scoring date."""
     total = sum(labelled_rows.values())
     if total < window.min_labeled_rows:
         reason = (
-            f"{total} labelled scored rows in the window, fewer than {field}.min_labeled_rows "
+            f"{total} labelled scored rows in the window, fewer than training.window.min_labeled_rows "
             f"({window.min_labeled_rows})"
         )
         return False, reason, [], []
     holdout = choose_holdout_dates(labelled_rows, window)
     train = sorted(d for d, n in labelled_rows.items() if n > 0 and d not in holdout)
     if not window.include_base and not train:
-        return False, f"every labelled date is holdout and {field}.include_base is off", [], []
+        return False, "every labelled date is holdout and training.window.include_base is off", [], []
     used_rows = sum(labelled_rows[d] for d in train)
     reason = (
         f"window of {len(train)} labelled scoring date(s) for training ({used_rows} rows) and "
@@ -215,3 +215,21 @@ def assemble(validated: DataFrame, labels: DataFrame | None, spec: ModelSpec, pl
     if not plan.include_base:
         return window_rows
     return base.withColumn("_split", F.lit("train")).unionByName(window_rows)
+
+
+def rows_as_of(
+    spark: SparkSession, spec: ModelSpec, plan: WindowPlan, *, validated_uri: str, labels_uri: str
+) -> DataFrame:
+    """``assemble`` over ``validated`` and this model's ``labels`` read as of the plan's Delta
+    versions: what the run trained on, also after later batches and labels have arrived."""
+    from pyspark.sql import functions as F
+
+    def as_of(uri: str, version: int | None) -> DataFrame:
+        reader = spark.read.format("delta")
+        return (reader.option("versionAsOf", int(version)) if version is not None else reader).load(uri)
+
+    validated = as_of(validated_uri, plan.validated_version)
+    labels = None
+    if plan.labels_version is not None:
+        labels = as_of(labels_uri, plan.labels_version).where(F.col("model_name") == spec.name)
+    return assemble(validated, labels, spec, plan)

@@ -61,18 +61,12 @@ def _training_quality(p: Platform, batch_id: str) -> tuple[float, int]:
     return quarantined / total, failures
 
 
-def _holdout_period(window: dict[str, Any] | None) -> dict[str, Any]:
-    """What the holdout is, for the decision record: the recent scoring dates or the hash split."""
-    if window and window.get("used"):
-        return {"kind": "recent", "dates": window["holdout_dates"], "as_of": window["as_of"]}
-    return {"kind": "hash_split", "dates": []}
-
-
 @step("gate", reads=("model_registry", "validation_results", "quarantine", "validated", "labels"))
 def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str, Any]) -> GateResult:
     """The automatic promotion checks: thresholds, training data quality, the champion on the same rows."""
     from pyspark.sql import functions as F
 
+    from mlplatform.data.training_window import holdout_period
     from mlplatform.governance import promotion
     from mlplatform.lifecycle.shared import training_rows
     from mlplatform.modeling.evaluation import paired_auc_difference
@@ -113,7 +107,7 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
                 seed=p.spec.training.seed,
             )
             check = promotion.champion_comparison_check(diff, rules, current, len(new))
-            check["holdout"] = _holdout_period(explained.window)
+            check["holdout"] = holdout_period(explained.window)
             checks.append(check)
             log.info(
                 "on the same %s holdout rows (%s): challenger v%s AUC %.4f, champion v%s AUC %.4f",

@@ -22,6 +22,7 @@ from mlplatform.lifecycle.handoff import (
     ScoredBatch,
 )
 from mlplatform.lifecycle.runner import Platform, step
+from mlplatform.monitoring.policy import NewLabels
 
 log = logging.getLogger("mlplatform.lifecycle")
 
@@ -283,12 +284,10 @@ def check_drift(p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str,
     )
 
 
-def _new_labels(p: Platform, ds: str, champion_version: int) -> Any:
+def _new_labels(p: Platform, ds: str, champion_version: int) -> NewLabels | None:
     """Labelled rows that arrived after the champion's training cut-off, up to ``ds`` (None when the
     rule does not apply: no training window, ``require_new_labels`` off, or an unknown cut-off)."""
     from pyspark.sql import functions as F
-
-    from mlplatform.monitoring.policy import NewLabels
 
     if p.spec.training.window is None or not p.spec.retraining.require_new_labels:
         return None

@@ -185,15 +185,13 @@ def _aggregate_history(p: Platform, current: DataFrame, batch_id: str) -> DataFr
 def training_rows(p: Platform, batch_id: str, window: dict[str, Any] | None) -> DataFrame:
     """A training run's rows with ``_split``: its batch by the hash split, or its window's plan
     (base and labelled scored rows, read as of the plan's Delta versions)."""
-    from mlplatform.data.training_window import WindowPlan, assemble
+    from mlplatform.data.training_window import WindowPlan, rows_as_of
     from mlplatform.features.engineering import split_column
 
     if window is None:
         return p.read_batch("validated", batch_id).withColumn("_split", split_column(p.spec))
     plan = WindowPlan.model_validate(window)
-    validated = p.read("validated", version=plan.validated_version)
-    labels = p.read("labels", version=plan.labels_version) if plan.labels_version is not None else None
-    return assemble(validated, labels, p.spec, plan)
+    return rows_as_of(p.spark, p.spec, plan, validated_uri=p.table("validated"), labels_uri=p.table("labels"))
 
 
 def _plan_training_window(p: Platform, ctx: RunContext, batch_id: str) -> dict[str, Any] | None:

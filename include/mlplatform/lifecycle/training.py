@@ -114,6 +114,7 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     """Holdout metrics with intervals, and the reference profile (raw columns, model inputs, scores)."""
     from pyspark.sql import functions as F
 
+    from mlplatform.data.training_window import holdout_period
     from mlplatform.lifecycle.shared import training_rows
     from mlplatform.modeling.booster import load_booster
     from mlplatform.modeling.evaluation import full_metrics
@@ -160,11 +161,11 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     )
     p.wrote_file("evaluation", f"{staging}/evaluation.json")
     p.lineage.params["confidence_intervals"] = report["confidence_intervals"]
-    recent = (trained.window or {}).get("holdout_dates") if (trained.window or {}).get("used") else None
+    period = holdout_period(trained.window)
     log.info(
         "holdout of %s rows (%s): %s",
         len(labels),
-        f"recent scoring dates {recent}" if recent else "hash split of the training batch",
+        f"recent scoring dates {period['dates']}" if period["dates"] else "hash split of the training batch",
         {k: metrics[k] for k in ("auc", "pr_auc", "logloss")},
     )
     return trained.extend(EvaluatedModel, metrics=metrics)

@@ -148,20 +148,12 @@ def rebuilt_training_set(
     train/holdout split."""
     from pyspark.sql import functions as F
 
-    from mlplatform.data.training_window import WindowPlan, assemble
+    from mlplatform.data.training_window import WindowPlan, rows_as_of
 
     plan = WindowPlan.model_validate(inputs["window"])
-
-    def as_of(uri: str, version: int) -> DataFrame:
-        return spark.read.format("delta").option("versionAsOf", int(version)).load(uri)
-
-    validated = as_of(inputs["validated"]["uri"], plan.validated_version or inputs["validated"]["version"])
-    labels = None
-    if plan.labels_version is not None:
-        labels = as_of(inputs["labels"]["uri"], plan.labels_version).where(F.col("model_name") == spec.name)
-    rebuilt = assemble(validated, labels, spec, plan).select(
-        "_row_id", F.col("_label").cast("double").alias("label"), F.col("_split").alias("split")
-    )
+    rebuilt = rows_as_of(
+        spark, spec, plan, validated_uri=inputs["validated"]["uri"], labels_uri=inputs["labels"]["uri"]
+    ).select("_row_id", F.col("_label").cast("double").alias("label"), F.col("_split").alias("split"))
     recorded = features.select("_row_id", F.col("label").cast("double").alias("label"), "split")
     differing = rebuilt.exceptAll(recorded).count() + recorded.exceptAll(rebuilt).count()
     rows = recorded.count()

@@ -177,16 +177,16 @@ def test_a_degraded_run_without_new_labels_holds_retraining(spark, trained) -> N
         "skewed_features": [],
         "quality_alerts": {},
     }
+
+    def decide(ds: str) -> dict[str, Any]:
+        ctx = _ctx("scoring", "decide_retraining", ds, f"scheduled__{ds}")
+        performance = {"labels_configured": True}
+        return run_step(
+            "decide_retraining", MODEL, ctx, settings=settings, drift=drift, performance=performance
+        )
+
     day_0 = "2026-10-31"  # no label can have arrived after v1's cut-off (2026-11-01) by then
-    ctx = _ctx("scoring", "decide_retraining", day_0, f"scheduled__{day_0}")
-    held = run_step(
-        "decide_retraining",
-        MODEL,
-        ctx,
-        settings=settings,
-        drift=drift,
-        performance={"labels_configured": True},
-    )
+    held = decide(day_0)
     assert held["held"] is True and held["retrain"] is False and held["degraded"] is True
     assert held["reason"].startswith(
         f"degraded, but no new labelled data since v1 (trained on labels through {TRAIN_DATE})"
@@ -217,13 +217,5 @@ def test_a_degraded_run_without_new_labels_holds_retraining(spark, trained) -> N
         .option("replaceWhere", f"model_name = '{MODEL}' AND label_date = DATE '{DAY_1}'")
         .save(labels)
     )
-    ctx = _ctx("scoring", "decide_retraining", DAY_1, f"scheduled__{DAY_1}")
-    due = run_step(
-        "decide_retraining",
-        MODEL,
-        ctx,
-        settings=settings,
-        drift=drift,
-        performance={"labels_configured": True},
-    )
+    due = decide(DAY_1)
     assert due["retrain"] is True and due["held"] is False, due["reason"]
