@@ -64,7 +64,8 @@ class RetrainingPolicy(_Strict):
 
     A run is *degraded* when the share of drifted input features reaches ``max_share_drifted``
     (Evidently's dataset-drift share, 0.5), the prediction drifts (``on_prediction_drift``), or the
-    labelled AUC falls ``max_auc_drop`` below the champion's holdout AUC. Retraining fires after
+    labelled AUC falls ``max_auc_drop`` below the champion's holdout AUC (a classifier), or the
+    labelled RMSE rises ``max_rmse_increase`` (a share) above the champion's holdout RMSE (regression). Retraining fires after
     ``consecutive_runs`` degraded runs in a row, and not again within ``cooldown_days``.
 
     With a training window, ``require_new_labels`` holds retraining back until labels arrived
@@ -76,6 +77,7 @@ class RetrainingPolicy(_Strict):
     max_share_drifted: float = Field(default=0.5, gt=0.0, le=1.0)
     on_prediction_drift: bool = True
     max_auc_drop: float | None = Field(default=0.05, gt=0.0, le=1.0)
+    max_rmse_increase: float | None = Field(default=0.1, gt=0.0)
     consecutive_runs: int = Field(default=2, ge=1, le=30)
     cooldown_days: int = Field(default=0, ge=0)
     require_new_labels: bool = True

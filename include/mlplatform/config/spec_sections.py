@@ -102,23 +102,53 @@ class SourcesSpec(_Strict):
 class ColumnsSpec(_Strict):
     """Column roles. Every raw column the model uses is named here once (``entity`` may repeat ``id``).
 
+    ``id`` is optional: without it each row's key is derived from its content (the declared raw
+    columns other than the target), so identical rows share a key, fall on the same side of the
+    train/holdout split, and a late label file carrying the same columns joins its predictions.
     ``entity`` keys the windowed aggregates; ``timestamps`` are raw columns parsed as timestamps
-    (inputs of ``date_part`` features).
+    (inputs of ``date_part`` features). ``target_positive`` is the positive class of a binary
+    model; ``classes`` lists a multiclass model's classes (their order is the class index).
+
+    ``rename`` maps a source file's column name to the name the spec uses (a name with spaces or a
+    misspelling need not be renamed in the file); ``missing_values`` lists, per column, the raw
+    values that mean missing (``pdays: [-1]``, ``job: [unknown]``): they are read as null before
+    validation and imputation and counted in the validation results.
     """
 
-    id: str
+    id: str | None = None
     entity: str | None = None
     event_time: str | None = None
     timestamps: list[str] = Field(default_factory=list)
     target: str
     target_positive: str = "1"
+    classes: list[str] | None = None
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
+    rename: dict[str, str] = Field(default_factory=dict)
+    missing_values: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("missing_values", mode="before")
+    @classmethod
+    def _sentinels_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: [_sentinel_text(x) for x in (v if isinstance(v, list) else [v])] for k, v in value.items()
+            }
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_classes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            value = [str(v) for v in value]
+            if len(value) < 2 or len(set(value)) != len(value):
+                raise ValueError(f"classes must list at least two distinct values, got {value}")
+        return value
 
     @model_validator(mode="after")
     def _roles_disjoint(self) -> ColumnsSpec:
         seen: dict[str, str] = {}
-        roles = [("id", [self.id]), ("target", [self.target]), ("numeric", self.numeric)]
+        roles = [("id", [self.id] if self.id else []), ("target", [self.target]), ("numeric", self.numeric)]
         roles += [("categorical", self.categorical)]
         if self.event_time:
             roles.append(("event_time", [self.event_time]))
@@ -132,6 +162,17 @@ class ColumnsSpec(_Strict):
                 seen[name] = role
         if not self.numeric and not self.categorical:
             raise ValueError("at least one numeric or categorical feature column is required")
+        for source, name in self.rename.items():
+            if name not in seen:
+                raise ValueError(f"rename: '{source}' maps to '{name}', which is not a declared column")
+            if source in seen and source not in self.rename.values():
+                raise ValueError(f"rename: '{source}' is itself a declared column; rename it or the other")
+        targets = list(self.rename.values())
+        if len(set(targets)) != len(targets):
+            raise ValueError(f"rename: two source columns map to the same name ({targets})")
+        for name in self.missing_values:
+            if name not in seen or name == self.id:
+                raise ValueError(f"missing_values: '{name}' is not a declared feature, target or time column")
         return self
 
     @property
@@ -143,7 +184,25 @@ class ColumnsSpec(_Strict):
         extra = [self.event_time] if self.event_time else []
         if self.entity and self.entity != self.id:
             extra.append(self.entity)
-        return [self.id, *extra, *self.timestamps, *self.features, self.target]
+        ids = [self.id] if self.id else []
+        return [*ids, *extra, *self.timestamps, *self.features, self.target]
+
+    @property
+    def content_columns(self) -> list[str]:
+        """The raw columns a row's content key is made of: every declared one but the id and target."""
+        return [c for c in self.raw_columns if c not in (self.id, self.target)]
+
+    def source_name(self, name: str) -> str:
+        """The column's name in the source files (``rename`` reversed)."""
+        return next((src for src, dst in self.rename.items() if dst == name), name)
+
+
+def _sentinel_text(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"missing value {value!r} must be a number or text as it appears in the file")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class RangeSpec(_Strict):
@@ -164,7 +223,9 @@ class ValidationSpec(_Strict):
     Failing rows are quarantined with the reason; the run fails when more than
     ``max_bad_row_fraction`` of the batch fails, or on a table-level problem (empty batch, row
     count outside the bounds, duplicated keys under ``duplicate_keys: fail``, schema drift under
-    a ``fail`` policy). A numeric value that parses to ±Infinity or NaN (``inf``, ``NaN``,
+    a ``fail`` policy). Duplicated keys (``unique`` columns, or whole rows when the spec has no
+    ``id``) are counted always; ``quarantine`` keeps the first row of each key and ``keep`` keeps
+    them all. A numeric value that parses to ±Infinity or NaN (``inf``, ``NaN``,
     ``1e309``) fails, except in the ``allow_non_finite`` columns, where it is a missing value.
     """
 
@@ -175,7 +236,7 @@ class ValidationSpec(_Strict):
     min_rows: int = Field(default=1, ge=1)
     max_rows: int | None = Field(default=None, ge=1)
     max_bad_row_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
-    duplicate_keys: Literal["fail", "quarantine"] = "fail"
+    duplicate_keys: Literal["fail", "quarantine", "keep"] = "fail"
     extra_columns: Literal["ignore", "fail"] = "ignore"
     type_changes: Literal["fail", "ignore"] = "fail"
     allow_non_finite: list[str] = Field(default_factory=list)
@@ -191,6 +252,10 @@ class ValidationSpec(_Strict):
 class DerivedFeature(_Strict):
     """A feature computed from other columns: ``log1p(x)``, ``ratio(a, b)``, ``clip(x)``,
     ``bucketize(x)`` (index of the bucket among ``boundaries``) or ``date_part(ts)`` (``part``).
+
+    ``log1p`` takes x >= 0 and ``ratio`` a non-zero denominator. A value outside the op's domain
+    gives a missing feature and is counted in the validation results (``out_of_domain: "null"``),
+    or quarantines its row (``"quarantine"``); never a silent constant.
     """
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -200,6 +265,7 @@ class DerivedFeature(_Strict):
     upper: float | None = None
     boundaries: list[float] | None = None
     part: Literal["year", "month", "dayofweek", "dayofmonth", "hour"] | None = None
+    out_of_domain: Literal["null", "quarantine"] = "null"
 
     @field_validator("boundaries")
     @classmethod
@@ -315,9 +381,12 @@ class EvaluationSpec(_Strict):
 class PromotionSpec(_Strict):
     """Gates a challenger must pass; the first model is judged on thresholds alone.
 
-    Against a champion, both are scored on the same holdout rows: the challenger must beat the
-    champion's AUC by ``min_auc_improvement`` and, with ``require_significant_improvement``, the
-    paired bootstrap interval of the difference must lie above it. ``require_approval`` adds a
+    Classifiers are judged on AUC (macro one-vs-rest for multiclass), logloss, and PR-AUC (binary)
+    or macro-F1 (multiclass); regression on RMSE, MAE and R². Against a champion, both are scored
+    on the same holdout rows: the challenger must beat the champion's primary metric (AUC, or RMSE
+    for regression) by ``min_auc_improvement`` (``min_rmse_improvement``) and, with
+    ``require_significant_improvement``, the paired bootstrap interval of the difference must lie
+    above it. A field of another task type is refused. ``require_approval`` adds a
     human decision in the Airflow UI (human-in-the-loop) after the automatic checks pass.
     """
 
@@ -325,6 +394,11 @@ class PromotionSpec(_Strict):
     min_pr_auc: float = Field(default=0.0, ge=0.0, le=1.0)
     max_logloss: float = Field(default=10.0, gt=0.0)
     min_auc_improvement: float = Field(default=0.0, ge=-1.0, le=1.0)
+    min_macro_f1: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_rmse: float | None = Field(default=None, gt=0.0)
+    max_mae: float | None = Field(default=None, gt=0.0)
+    min_r2: float | None = Field(default=None, le=1.0)
+    min_rmse_improvement: float = 0.0
     require_significant_improvement: bool = False
     bootstrap_samples: int = Field(default=300, ge=50, le=5000)
     require_approval: bool = False

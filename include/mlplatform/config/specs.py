@@ -26,6 +26,7 @@ from mlplatform.config.spec_sections import (
     ValidationSpec,
     _Strict,
 )
+from mlplatform.config.tasks import TASK_SPECIFIC_PROMOTION_FIELDS, TaskName, task_named
 from mlplatform.core.errors import ConfigError
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{1,62}$"
@@ -40,6 +41,7 @@ class ModelSpec(_Strict):
     description: str = ""
     owner: str = "ml-platform"
     tags: list[str] = Field(default_factory=list)
+    task: TaskName = "binary"
     source: SourcesSpec
     columns: ColumnsSpec
     validation: ValidationSpec = ValidationSpec()
@@ -55,11 +57,13 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _references_exist(self) -> ModelSpec:
+        self._task_fields()
         known = set(self.columns.raw_columns)
         numeric = set(self.columns.numeric)
+        ranged = numeric | ({self.columns.target} if self.task == "regression" else set())
         checks = [
             ("validation.required", self.validation.required, known),
-            ("validation.ranges", list(self.validation.ranges), numeric),
+            ("validation.ranges", list(self.validation.ranges), ranged),
             ("validation.allowed_values", list(self.validation.allowed_values), known),
             ("validation.unique", self.validation.unique, known),
             ("validation.allow_non_finite", self.validation.allow_non_finite, numeric),
@@ -113,6 +117,34 @@ class ModelSpec(_Strict):
             )
         return self
 
+    def _task_fields(self) -> None:
+        """Fields that belong to another task type are refused rather than silently ignored (a
+        field of another task may only hold its default)."""
+        task, cols = task_named(self.task), self.columns
+        if self.task == "multiclass" and not cols.classes:
+            raise ValueError("columns.classes: a multiclass model lists its classes (at least two)")
+        if self.task != "multiclass" and cols.classes is not None:
+            raise ValueError(f"columns.classes: only a multiclass model lists classes (task is {self.task})")
+        if self.task != "binary" and _changed(cols, "target_positive"):
+            raise ValueError(
+                f"columns.target_positive: only a binary model has a positive class ({self.task})"
+            )
+        for name in ("decision_threshold", "auto_scale_pos_weight"):
+            if self.task != "binary" and _changed(self.training, name):
+                raise ValueError(f"training.{name}: applies to binary models only (task is {self.task})")
+        for name in sorted(TASK_SPECIFIC_PROMOTION_FIELDS - set(task.promotion_fields)):
+            if _changed(self.promotion, name):
+                raise ValueError(f"promotion.{name}: does not apply to a {self.task} model")
+        monitored = "max_rmse_increase" if self.task == "regression" else "max_auc_drop"
+        other = "max_auc_drop" if self.task == "regression" else "max_rmse_increase"
+        if _changed(self.retraining, other):
+            raise ValueError(f"retraining.{other}: does not apply to a {self.task} model; use {monitored}")
+        if self.task == "multiclass" and self.features.categorical_encoding == "target":
+            raise ValueError(
+                "features.categorical_encoding: 'target' encoding needs one number per row to average; "
+                "a multiclass target has none (use 'index' or 'one_hot')"
+            )
+
     @property
     def derived_names(self) -> list[str]:
         return [f.name for f in self.features.derived]
@@ -133,6 +165,11 @@ class ModelSpec(_Strict):
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _changed(section: _Strict, name: str) -> bool:
+    """Whether a section's field holds other than its default."""
+    return getattr(section, name) != type(section).model_fields[name].default
 
 
 def _format_validation_error(path: Path, err: ValidationError) -> str:

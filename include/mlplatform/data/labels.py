@@ -1,8 +1,10 @@
-"""Late labels: one arrival file as good (``entity_id``, ``label``, ``label_date``) rows and rejects.
+"""Target values as labels, and late labels: one arrival file as good rows and rejects.
 
-A label is 1 when it equals ``columns.target_positive`` and 0 when it is one of the target's
-negative values (``target_values``); anything else, like a blank id or label, is rejected with the
-reason and the raw row, never silently turned into a 0.
+``label_value`` is the one reading of a target value, for training rows and late labels alike: a
+binary label is 1 when it equals ``columns.target_positive`` and 0 when it is one of the target's
+negative values (``target_values``); a multiclass label is the index of its class in
+``columns.classes``; a regression label is the number. Anything else, like a blank id or label, is
+rejected with the reason and the raw row, never silently turned into a 0.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from mlplatform.core.errors import ConfigError, DataProblem
 from mlplatform.io.layout import labels_batch_id
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 _OPPOSITES = {"1": "0", "true": "false", "yes": "no", "y": "n", "t": "f"}
 
@@ -53,6 +55,34 @@ def target_values(spec: ModelSpec) -> tuple[str, list[str] | None]:
     return positive, [opposite]
 
 
+def label_value(spec: ModelSpec, raw: Column) -> Column:
+    """The label (a double) a trimmed target string stands for; null when it stands for none."""
+    from pyspark.sql import functions as F
+
+    if spec.task == "regression":
+        number = raw.try_cast("double")
+        return F.when(~F.isnan(number) & (F.abs(number) <= F.lit(1.7976931348623157e308)), number)
+    if spec.task == "multiclass":
+        classes = list(spec.columns.classes or [])
+        mapping = F.create_map(*[x for i, c in enumerate(classes) for x in (F.lit(c), F.lit(float(i)))])
+        return F.element_at(mapping, raw)
+    positive, negatives = target_values(spec)
+    known = raw.isin(positive, *negatives) if negatives is not None else raw.isNotNull()
+    return F.when(known, (raw == positive).cast("double"))
+
+
+def label_expectation(spec: ModelSpec) -> str:
+    """What a valid target value is, in words, for rejection reasons."""
+    if spec.task == "regression":
+        return "a finite number"
+    if spec.task == "multiclass":
+        return "one of the classes " + ", ".join(f"'{c}'" for c in spec.columns.classes or [])
+    positive, negatives = target_values(spec)
+    if negatives is None:
+        return f"the positive '{positive}' or any other value"
+    return f"the positive '{positive}' or a negative " + " or ".join(f"'{v}'" for v in negatives)
+
+
 def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tuple[DataFrame, DataFrame]:
     """The arrival file of ``ds`` as (good rows, rejected rows).
 
@@ -65,7 +95,6 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
     labels = spec.labels
     if labels is None:
         raise LabelsError(f"model '{spec.name}' has no 'labels' section in its spec")
-    positive, negatives = target_values(spec)
     id_col = labels.id_column or spec.columns.id
     label_col = labels.label_column or spec.columns.target
     reader = spark.read.format(labels.source.format).options(**labels.source.options)
@@ -82,21 +111,16 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
         )
     entity = F.trim(F.col(id_col).cast("string"))
     value = F.trim(F.col(label_col).cast("string"))
+    label = label_value(spec, value)
     reason = F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_col}")).when(
         value.isNull() | (value == ""), F.lit(f"missing {label_col}")
     )
-    if negatives is not None:
-        expected = " or ".join(f"'{v}'" for v in negatives)
-        unknown = F.concat(
-            F.lit(f"{label_col} value '"),
-            value,
-            F.lit(f"' is neither the positive '{positive}' nor a negative {expected}"),
-        )
-        reason = reason.when(~value.isin(positive, *negatives), unknown)
+    unknown = F.concat(F.lit(f"{label_col} value '"), value, F.lit(f"' is not {label_expectation(spec)}"))
+    reason = reason.when(label.isNull(), unknown)
     tagged = raw.withColumn("_reason", reason)
     good = tagged.where(F.col("_reason").isNull()).select(
         entity.alias("entity_id"),
-        F.when(value == F.lit(positive), 1).otherwise(0).cast("int").alias("label"),
+        label.alias("label"),
         F.to_date(F.lit(ds)).alias("label_date"),
     )
     bad = tagged.where(F.col("_reason").isNotNull()).select(

@@ -26,6 +26,7 @@ NUMBER_REGEX = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 NON_FINITE_REGEX = r"^[+-]?(inf|infinity|nan)$"
 RAW_SUFFIX = "__raw"
+NUMBER_SUFFIX = "__number"  # a regression target as a double, for its finite check
 INVALID_ENCODING = "_invalid_encoding"
 FLOAT_MAX = 1.7976931348623157e308
 
@@ -103,14 +104,14 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
             out.append(value.alias(name))
     prepared = df.select(*out)
     if require_target:
-        from mlplatform.data.labels import target_values
+        from mlplatform.data.labels import label_value
 
-        # The same values count as positive and negative here as in late label files: anything
-        # else leaves _label null, and the target's in-set expectation quarantines the row.
-        positive, negatives = target_values(spec)
-        target = F.col(cols.target)
-        known = target.isin(positive, *negatives) if negatives is not None else target.isNotNull()
-        prepared = prepared.withColumn("_label", F.when(known, (target == positive).cast("double")))
+        # The same values are labels here as in late label files: anything else leaves _label
+        # null, and the target's expectation quarantines the row.
+        prepared = prepared.withColumn("_label", label_value(spec, F.col(cols.target)))
+        if spec.task == "regression":
+            number = F.col(cols.target).try_cast("double")
+            prepared = prepared.withColumn(cols.target + NUMBER_SUFFIX, number)
     return prepared
 
 
@@ -155,20 +156,36 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     for name, allowed in rules.allowed_values.items():
         suite.append(gxe.ExpectColumnValuesToBeInSet(column=name, value_set=list(allowed)))
     if require_target:
-        from mlplatform.data.labels import target_values
-
-        # On the target column itself, so the reason names it; with no conventional negative
-        # every non-null value is a label, and the target's not-null expectation suffices.
-        positive, negatives = target_values(spec)
-        if negatives is not None:
-            suite.append(
-                gxe.ExpectColumnValuesToBeInSet(column=cols.target, value_set=[positive, *negatives])
-            )
+        suite += target_expectations(spec)
     for name in rules.unique:
         suite.append(gxe.ExpectColumnValuesToBeUnique(column=name))
     for i, extra in enumerate(rules.expectations):
         suite.append(extra_expectation(spec, i, extra.type, extra.kwargs))
     return suite
+
+
+def target_expectations(spec: ModelSpec) -> list[Any]:
+    """The target column's values must be labels: a class, a positive or negative, or a number.
+
+    On the target column itself, so the reason names it; a binary target with no conventional
+    negative takes every non-null value, and the target's not-null expectation suffices.
+    """
+    import great_expectations.expectations as gxe
+
+    target = spec.columns.target
+    if spec.task == "regression":
+        return [
+            gxe.ExpectColumnValuesToMatchRegex(column=target, regex=NUMBER_REGEX),
+            finite_expectation()(column=target + NUMBER_SUFFIX),
+        ]
+    if spec.task == "multiclass":
+        return [gxe.ExpectColumnValuesToBeInSet(column=target, value_set=list(spec.columns.classes or []))]
+    from mlplatform.data.labels import target_values
+
+    positive, negatives = target_values(spec)
+    if negatives is None:
+        return []
+    return [gxe.ExpectColumnValuesToBeInSet(column=target, value_set=[positive, *negatives])]
 
 
 @cache
@@ -340,7 +357,9 @@ def validated_frame(spark: SparkSession, prepared: DataFrame, outcome: Validatio
 
     bad = spark.createDataFrame([(rid,) for rid in outcome.reasons_by_row], "_row_id string")
     keep = [
-        c for c in prepared.columns if not c.endswith(RAW_SUFFIX) and c not in (CORRUPT, INVALID_ENCODING)
+        c
+        for c in prepared.columns
+        if not c.endswith((RAW_SUFFIX, NUMBER_SUFFIX)) and c not in (CORRUPT, INVALID_ENCODING)
     ]
     return prepared.join(F.broadcast(bad), "_row_id", "left_anti").select(*keep)
 

@@ -84,9 +84,12 @@ TABLES: dict[str, TableSpec] = {
     ),
     "predictions": TableSpec(
         "model_name string, score_date date, entity_id string, score double, prediction int, "
+        "predicted_label string, class_probabilities map<string,double>, "
         "model_version int, run_id string, scored_at timestamp",
         ("model_name", "score_date"),
-        doc="Batch predictions, one partition per model and logical date, stamped with the model version.",
+        doc="Batch predictions, one partition per model and logical date, stamped with the model version: "
+        "the positive-class probability and the 0/1 decision (binary), the class and every class's "
+        "probability (multiclass; score is the chosen class's), or the value (regression; score).",
     ),
     "drift_metrics": TableSpec(
         "model_name string, score_date date, run_id string, model_version int, scope string, "
@@ -102,12 +105,15 @@ TABLES: dict[str, TableSpec] = {
         "model_name string, score_date date, model_version int, labeled_rows bigint, "
         "predicted_rows bigint, positives bigint, auc double, precision double, recall double, "
         "accuracy double, threshold double, reference_auc double, labels_through date, "
+        "macro_f1 double, logloss double, rmse double, mae double, r2 double, reference_rmse double, "
         "run_id string, computed_at timestamp",
         ("model_name",),
-        doc="Performance of past predictions once their late labels arrive, per model and scoring date.",
+        doc="Performance of past predictions once their late labels arrive, per model and scoring date "
+        "(AUC, precision, recall for binary; AUC, macro-F1, accuracy, logloss for multiclass; RMSE, "
+        "MAE, R² for regression).",
     ),
     "labels": TableSpec(
-        "model_name string, entity_id string, label int, label_date date, source_uri string, "
+        "model_name string, entity_id string, label double, label_date date, source_uri string, "
         "run_id string, loaded_at timestamp",
         ("model_name", "label_date"),
         doc="Late ground truth as it arrives, one partition per model and arrival date.",
@@ -138,7 +144,7 @@ TABLES: dict[str, TableSpec] = {
     ),
     "shap_importance": TableSpec(
         "model_name string, version int, feature string, mean_abs_shap double, rank int, "
-        "rows_explained bigint, computed_at timestamp",
+        "rows_explained bigint, computed_at timestamp, class_label string",
         ("model_name",),
         doc="Global SHAP ranking of each model version (mean |SHAP| per feature), for attribution drift.",
     ),
