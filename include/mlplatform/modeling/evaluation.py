@@ -102,12 +102,20 @@ class _Ranking:
         ap = (pos * precision).sum(axis=1) / total_pos
         return auc, ap
 
+    def auc(self, weights: np.ndarray) -> np.ndarray:
+        """AUC per row of ``weights`` (resample counts, original row order), without AP."""
+        w = weights[:, self.order]
+        pos = np.add.reduceat(w * self.y_sorted, self.starts, axis=1)
+        neg = np.add.reduceat(w * (1.0 - self.y_sorted), self.starts, axis=1)
+        fp = np.cumsum(neg, axis=1)
+        total_pos, total_neg = pos.sum(axis=1), fp[:, -1]
+        return (pos * (total_neg[:, None] - fp + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
 
-def _stratified_weights(y: np.ndarray, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
-    """Yield resample-count matrices (chunks of rows), resampling each class within itself."""
+
+def resample_weights(groups: list[np.ndarray], n: int, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield bootstrap resample-count matrices (chunks of rows, ``n`` columns), each group of row
+    indices resampled within itself (one group of all rows: a plain bootstrap)."""
     rng = np.random.default_rng(seed)
-    n = len(y)
-    groups = [np.flatnonzero(y == 1), np.flatnonzero(y == 0)]
     chunk = max(1, _CHUNK_CELLS // max(n, 1))
     done = 0
     while done < n_bootstrap:
@@ -121,6 +129,11 @@ def _stratified_weights(y: np.ndarray, n_bootstrap: int, seed: int) -> Iterator[
             weights[:, idx] = np.bincount(draws.ravel(), minlength=b * k).reshape(b, k)
         done += b
         yield weights
+
+
+def _stratified_weights(y: np.ndarray, n_bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """Yield resample-count matrices (chunks of rows), resampling each class within itself."""
+    return resample_weights([np.flatnonzero(y == 1), np.flatnonzero(y == 0)], len(y), n_bootstrap, seed)
 
 
 def _interval(values: np.ndarray, level: float) -> dict[str, Any]:
@@ -267,7 +280,7 @@ def paired_auc_difference(
     champion_auc = float(roc_auc_score(y, champion))
     rank_challenger, rank_champion = _Ranking(y, challenger), _Ranking(y, champion)
     differences = [
-        rank_challenger.auc_ap(weights)[0] - rank_champion.auc_ap(weights)[0]
+        rank_challenger.auc(weights) - rank_champion.auc(weights)
         for weights in _stratified_weights(y, n_bootstrap, seed)
     ]
     interval = _interval(np.concatenate(differences), level)
