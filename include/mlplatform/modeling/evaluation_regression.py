@@ -62,16 +62,16 @@ def _bootstrap_intervals(y: np.ndarray, f: np.ndarray, n_bootstrap: int, seed: i
     squared, absolute = (y - f) ** 2, np.abs(y - f)
     # Centre before squaring: the weighted total sum of squares then loses no precision.
     centred = y - y.mean()
+    # A resample whose labels are all equal has no R² (its total sum of squares is rounding noise).
+    constant = 1e-12 * float(centred @ centred)
     stats: dict[str, list[np.ndarray]] = {name: [] for name in INTERVAL_METRICS}
     for weights in resample_weights([np.arange(n)], n, n_bootstrap, seed):
         sse = weights @ squared
         total = weights @ centred**2 - (weights @ centred) ** 2 / n
         stats["rmse"].append(np.sqrt(sse / n))
         stats["mae"].append(weights @ absolute / n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stats["r2"].append(
-                np.where(total > 1e-12 * max(float(centred @ centred), 1e-300), 1 - sse / total, np.nan)
-            )
+        defined = total > constant
+        stats["r2"].append(np.where(defined, 1 - sse / np.where(defined, total, 1.0), np.nan))
     return {name: _interval(np.concatenate(stats[name]), CI_LEVEL) for name in INTERVAL_METRICS}
 
 
