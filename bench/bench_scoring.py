@@ -52,7 +52,7 @@ def _score_frame_map_in_pandas(
     spark: SparkSession, features: DataFrame, booster_raw: bytes, feature_names: list[str], threshold: float
 ) -> DataFrame:
     """The previous ``score_frame``: ids and features through ``mapInPandas``; for comparison only."""
-    from mlplatform.modeling.scoring import SCORE_SCHEMA
+    schema = "_row_id string, entity_id string, score double, prediction int"
 
     payload = spark.sparkContext.broadcast(booster_raw)
     names = list(feature_names)
@@ -78,7 +78,7 @@ def _score_frame_map_in_pandas(
                 }
             )
 
-    return features.select("_row_id", "entity_id", *names).mapInPandas(predict, SCORE_SCHEMA)
+    return features.select("_row_id", "entity_id", *names).mapInPandas(predict, schema)
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:

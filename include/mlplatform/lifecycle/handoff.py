@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["training", "scoring"]
 
@@ -77,9 +77,10 @@ class TrainedModel(FeaturedBatch):
 
 
 class EvaluatedModel(TrainedModel):
-    """evaluate → holdout metrics, the evaluation report and reference profile staged."""
+    """evaluate → holdout metrics, the evaluation report, its plots and reference profile staged."""
 
     metrics: dict[str, Any]
+    plots: list[str] = Field(default_factory=list)
 
 
 class RegisteredVersion(Handoff):

@@ -17,6 +17,7 @@ from mlplatform.lifecycle.handoff import ExplainedVersion, GateResult, Promotion
 from mlplatform.lifecycle.runner import Platform, step
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from pyspark.sql import DataFrame
 
@@ -29,8 +30,11 @@ class ChampionNotComparable(Exception):
     """The champion cannot score this run's holdout rows (it was built for other columns)."""
 
 
-def _holdout_scores(p: Platform, holdout: DataFrame, batch_id: str, model: LoadedModel) -> pd.DataFrame:
-    """A version's scores on the run's holdout rows (with its own feature state), by row key."""
+def _holdout_scores(
+    p: Platform, holdout: DataFrame, batch_id: str, model: LoadedModel
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The run's holdout rows (row key, label) and a version's predictions on them, made with its
+    own feature state: scores, a class-probability matrix (multiclass) or values."""
     from pyspark.errors import AnalysisException
 
     from mlplatform.features import engineering as fe
@@ -42,10 +46,14 @@ def _holdout_scores(p: Platform, holdout: DataFrame, batch_id: str, model: Loade
             .orderBy("_row_id")
             .toPandas()
         )
-        scores = predict_scores(model.booster(), frame)
-    except (fe.FeatureStateMismatchError, AnalysisException, KeyError) as exc:
+        predictions = predict_scores(model.booster(), frame)
+    except (fe.FeatureStateMismatchError, AnalysisException, KeyError, ValueError) as exc:
         raise ChampionNotComparable(f"v{model.version} cannot score batch {batch_id}: {exc}") from exc
-    return frame[["_row_id", "label"]].assign(score=scores)
+    if model.signature.get("task", "binary") != p.spec.task:
+        raise ChampionNotComparable(
+            f"v{model.version} is a {model.signature.get('task', 'binary')} model; this run trains {p.spec.task}"
+        )
+    return frame[["_row_id", "label"]], predictions
 
 
 def _training_quality(p: Platform, batch_id: str) -> tuple[float, int]:
@@ -69,12 +77,12 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
     from mlplatform.data.training_window import holdout_period
     from mlplatform.governance import promotion
     from mlplatform.lifecycle.shared import training_rows
-    from mlplatform.modeling.evaluation import paired_auc_difference
+    from mlplatform.modeling.task_evaluation import paired_difference
 
     explained = ExplainedVersion.of(explained)
-    rules, version = p.spec.promotion, explained.version
+    rules, version, task = p.spec.promotion, explained.version, p.spec.task
     current = p.registry.champion_version(p.model)
-    _, checks = promotion.decide_promotion(explained.metrics, rules, None)
+    _, checks = promotion.decide_promotion(explained.metrics, rules, None, task)
     bad_share, table_failures = _training_quality(p, explained.batch_id)
     checks.append(
         promotion.training_quality_check(bad_share, table_failures, p.spec.validation.max_bad_row_fraction)
@@ -92,31 +100,33 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
         rows = training_rows(p, explained.batch_id, explained.window)
         holdout = rows.where(F.col("_split") == "holdout").cache()
         try:
-            new = _holdout_scores(p, holdout, explained.batch_id, challenger)
-            old = _holdout_scores(p, holdout, explained.batch_id, champion)
+            rows_new, new = _holdout_scores(p, holdout, explained.batch_id, challenger)
+            _, old = _holdout_scores(p, holdout, explained.batch_id, champion)
         except ChampionNotComparable as exc:
-            recorded = promotion.decide_promotion(explained.metrics, rules, champion.metrics)[1][-1]
-            note = f"champion not comparable on the same rows ({exc}); recorded holdout AUC used"
+            recorded = promotion.recorded_comparison_check(explained.metrics, champion.metrics, rules, task)
+            note = f"champion not comparable on the same rows ({exc}); recorded holdout metrics used"
             checks.append({**recorded, "champion_version": current, "note": note})
         else:
-            diff = paired_auc_difference(
-                new["label"].to_numpy(),
-                new["score"].to_numpy(),
-                old["score"].to_numpy(),
+            diff = paired_difference(
+                task,
+                rows_new["label"].to_numpy(),
+                new,
+                old,
                 n_bootstrap=rules.bootstrap_samples,
                 seed=p.spec.training.seed,
             )
-            check = promotion.champion_comparison_check(diff, rules, current, len(new))
+            check = promotion.champion_comparison_check(diff, rules, current, len(rows_new), task)
             check["holdout"] = holdout_period(explained.window)
             checks.append(check)
             log.info(
-                "on the same %s holdout rows (%s): challenger v%s AUC %.4f, champion v%s AUC %.4f",
-                len(new),
+                "on the same %s holdout rows (%s): challenger v%s %s %.4f, champion v%s %.4f",
+                len(rows_new),
                 check["holdout"]["dates"] or "hash split",
                 version,
-                diff["challenger_auc"],
+                diff["metric"].upper(),
+                diff["challenger"],
                 current,
-                diff["champion_auc"],
+                diff["champion"],
             )
         holdout.unpersist()
     passed = all(c["passed"] for c in checks)

@@ -188,7 +188,14 @@ def step(task_id: str, *, reads: Sequence[str] = (), writes: Sequence[str] = ())
 
 
 def _load_steps() -> None:
-    from mlplatform.lifecycle import promotion, retirement, scoring, shared, training  # noqa: F401  (registers)
+    from mlplatform.lifecycle import (  # noqa: F401  (registers)
+        evaluation,
+        promotion,
+        retirement,
+        scoring,
+        shared,
+        training,
+    )
 
 
 def run_step(

@@ -43,12 +43,17 @@ def score(p: Platform, ctx: RunContext, *, featured: FeaturedBatch | dict[str, A
     featured = FeaturedBatch.of(featured)
     model = p.registry.load_version(p.model, int(featured.model_version or 0))
     features = p.read_batch("features", featured.batch_id)
+    signature = model.signature
+    task = signature.get("task", "binary")
     scored = score_frame(
         p.spark,
         features,
         model.booster_raw,
-        model.signature["feature_names"],
-        float(model.signature["decision_threshold"]),
+        signature["feature_names"],
+        float(signature.get("decision_threshold") or 0.5),
+        task=task,
+        classes=signature.get("classes"),
+        labels=_binary_labels(p) if task == "binary" else None,
     )
     predictions = scored.select(
         F.lit(p.model).alias("model_name"),
@@ -56,6 +61,8 @@ def score(p: Platform, ctx: RunContext, *, featured: FeaturedBatch | dict[str, A
         "entity_id",
         "score",
         "prediction",
+        "predicted_label",
+        "class_probabilities",
         F.lit(model.version).alias("model_version"),
         F.lit(ctx.run_id).alias("run_id"),
         F.current_timestamp().alias("scored_at"),
@@ -65,6 +72,14 @@ def score(p: Platform, ctx: RunContext, *, featured: FeaturedBatch | dict[str, A
     rows = p.read("predictions").where(F.col("score_date") == F.to_date(F.lit(ctx.ds))).count()
     log.info("scored %s rows of batch %s with v%s", rows, featured.batch_id, model.version)
     return featured.extend(ScoredBatch, predictions=rows, predictions_version=version)
+
+
+def _binary_labels(p: Platform) -> tuple[str, str | None]:
+    """A binary model's positive and (first) negative target text, for ``predicted_label``."""
+    from mlplatform.data.labels import target_values
+
+    positive, negatives = target_values(p.spec)
+    return positive, (negatives[0] if negatives else None)
 
 
 def _load_arrived_labels(p: Platform, ctx: RunContext, uri: str) -> tuple[int, int]:
@@ -100,15 +115,20 @@ def _load_arrived_labels(p: Platform, ctx: RunContext, uri: str) -> tuple[int, i
     return good.count(), bad.count()
 
 
-def _version_thresholds(p: Platform, versions: set[int]) -> tuple[dict[int, float], dict[int, float]]:
-    """Each version's own decision threshold (from its signature) and its holdout AUC."""
-    thresholds, reference_auc = {}, {}
+def _version_references(
+    p: Platform, versions: set[int]
+) -> tuple[dict[int, float], dict[int, dict[str, float | None]]]:
+    """Each version's own decision threshold (binary, from its signature) and its holdout AUC and RMSE."""
+    thresholds, references = {}, {}
     for version in sorted(versions):
         model = p.registry.load_version(p.model, version)
-        thresholds[version] = float(model.signature["decision_threshold"])
-        if model.metrics.get("auc") is not None:
-            reference_auc[version] = float(model.metrics["auc"])
-    return thresholds, reference_auc
+        if model.signature.get("decision_threshold") is not None:
+            thresholds[version] = float(model.signature["decision_threshold"])
+        references[version] = {
+            k: (float(model.metrics[k]) if model.metrics.get(k) is not None else None)
+            for k in ("auc", "rmse")
+        }
+    return thresholds, references
 
 
 @step(
@@ -128,9 +148,10 @@ def check_performance(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    from mlplatform.config.tasks import task_named
     from mlplatform.io.catalog import TABLES
     from mlplatform.io.delta import sql_literal
-    from mlplatform.monitoring.performance import performance_by_date
+    from mlplatform.monitoring.performance import performance_for_task
 
     spec = p.spec.labels
     if spec is None:
@@ -161,44 +182,50 @@ def check_performance(
     predictions = (
         p.read("predictions")
         .where(window)
-        .select("score_date", "entity_id", "score", "prediction", "model_version")
+        .select("score_date", "entity_id", "score", "prediction", "class_probabilities", "model_version")
     )
     scored_versions = {
         int(r["model_version"]) for r in predictions.select("model_version").distinct().collect()
     }
-    thresholds, reference_auc = _version_thresholds(p, scored_versions)
+    thresholds, references = _version_references(p, scored_versions)
+    task = task_named(p.spec.task)
+    measured = performance_for_task(task.name, predictions, labels, thresholds, p.spec.columns.classes)
     now = datetime.now(UTC)
     rows = [
         {
             **r.asDict(),
             "model_name": p.model,
-            "reference_auc": reference_auc.get(int(r["model_version"])),
+            "reference_auc": references.get(int(r["model_version"]), {}).get("auc"),
+            "reference_rmse": references.get(int(r["model_version"]), {}).get("rmse"),
             "labels_through": today,
             "run_id": ctx.run_id,
             "computed_at": now,
         }
-        for r in performance_by_date(predictions, labels, thresholds).collect()
+        for r in measured.collect()
     ]
     key = f"{p.model_key()} AND score_date >= DATE {sql_literal(start)} AND score_date <= DATE {sql_literal(ctx.ds)}"
     p.replace("performance_metrics", p.spark.createDataFrame(rows, TABLES["performance_metrics"].ddl), key)
-    usable = [r for r in rows if r["labeled_rows"] >= spec.min_labeled_rows and r["auc"] is not None]
+    primary = task.primary_metric
+    usable = [r for r in rows if r["labeled_rows"] >= spec.min_labeled_rows and r[primary] is not None]
     best = max(usable, key=lambda r: r["score_date"], default=None)
     performance = None
     if best is not None:
+        shown = ("auc", "precision", "recall", "accuracy", "macro_f1", "logloss", "rmse", "mae", "r2")
         performance = {
             "score_date": best["score_date"].isoformat(),
-            "auc": best["auc"],
-            "precision": best["precision"],
-            "recall": best["recall"],
+            **{k: best[k] for k in shown if best[k] is not None},
             "labeled_rows": int(best["labeled_rows"]),
             "reference_auc": best["reference_auc"],
+            "reference_rmse": best["reference_rmse"],
             "model_version": int(best["model_version"]),
         }
         log.info(
-            "labelled performance of %s: AUC %.4f on %s rows",
+            "labelled performance of %s: %s %.4f on %s rows (holdout %s)",
             performance["score_date"],
-            best["auc"],
+            primary.upper(),
+            best[primary],
             best["labeled_rows"],
+            best[f"reference_{primary}"],
         )
     return PerformanceResult(
         labels_configured=True,
@@ -233,15 +260,20 @@ def check_drift(p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str,
 
     scored = ScoredBatch.of(scored)
     model = p.registry.load_version(p.model, int(scored.model_version or 0))
-    id_col = p.spec.columns.id
-    preds = (
-        p.read("predictions")
-        .where(F.col("score_date") == F.to_date(F.lit(ctx.ds)))
-        .select(F.col("entity_id").alias(id_col), "score")
-    )
-    current = p.read_batch("validated", scored.batch_id).join(preds, id_col, "left")
     profile = model.reference_profile
-    drifts = compute_drift(profile, current, p.spec.drift, score_col="score")
+    # The raw inputs from the validated batch, the prediction from the predictions table: no join,
+    # so rows need no unique key.
+    drifts = compute_drift(
+        {**profile, "prediction": None}, p.read_batch("validated", scored.batch_id), p.spec.drift
+    )
+    if profile.get("prediction"):
+        score_col = profile.get("score_col") or "score"
+        preds = p.read("predictions").where(F.col("score_date") == F.to_date(F.lit(ctx.ds))).select(score_col)
+        only_prediction = {
+            "features": {},
+            **{k: profile[k] for k in ("prediction", "score_col", "row_count")},
+        }
+        drifts += compute_drift({**only_prediction, "score_col": score_col}, preds, p.spec.drift)
     if p.spec.drift.check_skew and profile.get("model_inputs"):
         inputs = p.read_batch("features", scored.batch_id)
         drifts += compute_drift(profile["model_inputs"], inputs, p.spec.drift, scope="model_input")
@@ -336,6 +368,8 @@ def decide_retraining(
         auc=perf.get("auc"),
         reference_auc=perf.get("reference_auc"),
         performance_date=perf.get("score_date"),
+        rmse=perf.get("rmse"),
+        reference_rmse=perf.get("reference_rmse"),
     )
     earlier: list[dict[str, Any]] = []
     if p.version("monitoring_decisions") is not None:

@@ -51,6 +51,7 @@ def ingest(p: Platform, ctx: RunContext, *, mode: Mode) -> Batch:
             "schema_version": schema["schema_version"],
             "schema_changes": schema["schema_changes"],
             "extra_columns": out["extra_columns"],
+            "renamed": out["renamed"],
         }
     )
     log.info("read %s rows from %s into bronze batch %s", out["rows"], uri, batch_id)
@@ -173,10 +174,12 @@ def _aggregate_history(p: Platform, current: DataFrame, batch_id: str) -> DataFr
     """
     from pyspark.sql import functions as F
 
+    from mlplatform.data.row_keys import key_column
+
     aggs, cols = p.spec.features.aggregates, p.spec.columns
     if not aggs:
         return None
-    needed = list(dict.fromkeys([cols.id, str(cols.entity), str(cols.event_time)]))
+    needed = list(dict.fromkeys([key_column(p.spec), str(cols.entity), str(cols.event_time)]))
     needed += list(dict.fromkeys(a.column for a in aggs if a.column not in ("*", *needed)))
     others = p.read("validated").where(F.col("_batch_id") != batch_id)
     return others.select(*needed).subtract(current.select(*needed))

@@ -1,4 +1,6 @@
-"""The training steps after the shared ones: train → evaluate → register → explain (then the gate).
+"""The training steps after the shared ones: train → (evaluate) → register → explain (then the gate).
+
+``evaluate`` lives in ``mlplatform.lifecycle.evaluation``.
 
 Until ``register``, a run's artifacts live in its staging folder; from then on the version is in
 the registry, and every later step reads it back through the registry's verified loader.
@@ -24,8 +26,6 @@ from mlplatform.lifecycle.handoff import (
 from mlplatform.lifecycle.runner import Platform, step
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mlplatform.registry import LoadedModel
 
 log = logging.getLogger("mlplatform.lifecycle")
@@ -42,31 +42,6 @@ def _verified_staged_booster(trained: TrainedModel) -> bytes:
     if files.sha256_hex(raw) != trained.booster_sha256:
         raise RuntimeError(f"staged booster {trained.booster_uri} changed since training (sha256 differs)")
     return raw
-
-
-def _holdout_frame(
-    p: Platform,
-    batch_id: str,
-    names: list[str],
-    slices: list[str] | None = None,
-    window: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    """The batch's holdout features (and raw slice columns as ``slice__<col>``), ordered by row key."""
-    from pyspark.sql import functions as F
-
-    from mlplatform.lifecycle.shared import training_rows
-
-    holdout = (
-        p.read_batch("features", batch_id)
-        .where(F.col("split") == "holdout")
-        .select("_row_id", "entity_id", "label", *names)
-    )
-    if slices:
-        raw = training_rows(p, batch_id, window).select(
-            "_row_id", *[F.col(c).cast("string").alias(f"slice__{c}") for c in slices]
-        )
-        holdout = holdout.join(raw, "_row_id", "left")
-    return holdout.orderBy("_row_id").toPandas()
 
 
 @step("train", reads=("features",))
@@ -109,66 +84,19 @@ def train(p: Platform, ctx: RunContext, *, batch: FeaturedBatch | dict[str, Any]
     )
 
 
-@step("evaluate", reads=("features", "validated", "labels"))
-def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, Any]) -> EvaluatedModel:
-    """Holdout metrics with intervals, and the reference profile (raw columns, model inputs, scores)."""
-    from pyspark.sql import functions as F
-
-    from mlplatform.data.training_window import holdout_period
-    from mlplatform.lifecycle.shared import training_rows
-    from mlplatform.modeling.booster import load_booster
-    from mlplatform.modeling.evaluation import full_metrics
-    from mlplatform.modeling.training import TrainingDataError, predict_scores
-    from mlplatform.monitoring.drift.profile import build_reference_profile
-    from mlplatform.reporting.plots import calibration_plot_png
-
-    trained = TrainedModel.of(trained)
-    booster = load_booster(_verified_staged_booster(trained))
-    names = _staged_feature_names(str(trained.feature_state_uri))
-    holdout = _holdout_frame(p, trained.batch_id, names, p.spec.evaluation.slices, trained.window)
-    labels = holdout["label"].to_numpy()
-    if len(labels) == 0 or labels.min() == labels.max():
-        raise TrainingDataError(
-            f"holdout of batch {trained.batch_id} ({p.table('features')}) has a single class or no rows; "
-            "cannot compute AUC"
-        )
-    scores = predict_scores(booster, holdout)
-    report = full_metrics(
-        labels,
-        scores,
-        p.spec.training.decision_threshold,
-        n_bootstrap=p.spec.evaluation.bootstrap_samples,
-        seed=p.spec.training.seed,
-        slices={name: holdout[f"slice__{name}"].to_numpy() for name in p.spec.evaluation.slices},
-    )
-    metrics = report["metrics"]
-    bins, cols = p.spec.drift.bins, p.spec.columns
-    reference = training_rows(p, trained.batch_id, trained.window).where(F.col("_split") == "train")
-    profile = build_reference_profile(
-        reference, cols.numeric, cols.categorical, bins=bins, max_categories=p.spec.features.max_categories
-    )
-    score_df = p.spark.createDataFrame([(float(s),) for s in scores], "score double")
-    profile["prediction"] = build_reference_profile(score_df, ["score"], [], bins=bins)["features"]["score"]
-    profile["score_col"] = "score"
-    train_inputs = p.read_batch("features", trained.batch_id).where(F.col("split") == "train")
-    profile["model_inputs"] = build_reference_profile(train_inputs, names, [], bins=bins)
-    staging = p.staging(ctx)
-    files.write_text(f"{staging}/metrics.json", json.dumps(metrics, sort_keys=True))
-    files.write_text(f"{staging}/evaluation.json", json.dumps(report, sort_keys=True, allow_nan=False))
-    files.write_bytes(f"{staging}/calibration.png", calibration_plot_png(report["calibration"]))
-    files.write_text(
-        f"{staging}/reference_profile.json", json.dumps(profile, sort_keys=True, allow_nan=False)
-    )
-    p.wrote_file("evaluation", f"{staging}/evaluation.json")
-    p.lineage.params["confidence_intervals"] = report["confidence_intervals"]
-    period = holdout_period(trained.window)
-    log.info(
-        "holdout of %s rows (%s): %s",
-        len(labels),
-        f"recent scoring dates {period['dates']}" if period["dates"] else "hash split of the training batch",
-        {k: metrics[k] for k in ("auc", "pr_auc", "logloss")},
-    )
-    return trained.extend(EvaluatedModel, metrics=metrics)
+def _signature(p: Platform, names: list[str]) -> dict[str, Any]:
+    """What the model takes and gives: its features, task, target and classes or threshold."""
+    spec = p.spec
+    signature: dict[str, Any] = {
+        "feature_names": names,
+        "feature_types": ["double"] * len(names),
+        "target": spec.columns.target,
+        "task": spec.task,
+        "decision_threshold": spec.training.decision_threshold if spec.task == "binary" else None,
+    }
+    if spec.task == "multiclass":
+        signature["classes"] = list(spec.columns.classes or [])
+    return signature
 
 
 @step("register", reads=("features",), writes=("model_registry", "feature_catalog"))
@@ -188,12 +116,7 @@ def register(
         "feature_state.json": state,
         "reference_profile.json": json.loads(files.read_text(f"{staging}/reference_profile.json")),
         "metrics.json": evaluated.metrics,
-        "signature.json": {
-            "feature_names": names,
-            "feature_types": ["double"] * len(names),
-            "target": p.spec.columns.target,
-            "decision_threshold": p.spec.training.decision_threshold,
-        },
+        "signature.json": _signature(p, names),
     }
     training_inputs = {
         "bronze": {"uri": p.table("bronze"), "version": evaluated.bronze_version},
@@ -213,7 +136,7 @@ def register(
         documents=documents,
         extra_files={
             name: files.read_bytes(f"{staging}/{name}")
-            for name in ("evaluation.json", "calibration.png")
+            for name in ("evaluation.json", *evaluated.plots)
             if files.exists(f"{staging}/{name}")
         },
         run_id=ctx.run_id,
@@ -249,7 +172,12 @@ def register(
 
 
 def _package_explanation(
-    p: Platform, ctx: RunContext, model: LoadedModel, html: str, importance: list[dict[str, Any]]
+    p: Platform,
+    ctx: RunContext,
+    model: LoadedModel,
+    html: str,
+    importance: list[dict[str, Any]],
+    feature_labels: dict[str, str],
 ) -> str:
     """The SHAP report and model card, written into the version folder through the registry."""
     from mlplatform.governance.model_card import build_model_card, render_model_card_markdown
@@ -266,6 +194,7 @@ def _package_explanation(
         json.loads(entry["params"] or "{}"),
         entry["code_version"] or "unknown",
         library_versions(),
+        feature_labels=feature_labels,
     )
     p.registry.register_explanation(
         model=p.model,
@@ -289,9 +218,12 @@ def _package_explanation(
 def explain(
     p: Platform, ctx: RunContext, *, registered: RegisteredVersion | dict[str, Any]
 ) -> ExplainedVersion:
-    """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample."""
+    """SHAP report of the registered version (XGBoost TreeSHAP values, shap plots) on a holdout sample;
+    a multiclass model is explained per class."""
     from mlplatform.features.engineering import output_feature_names
+    from mlplatform.features.naming import feature_labels
     from mlplatform.io.catalog import TABLES
+    from mlplatform.lifecycle.evaluation import holdout_frame
     from mlplatform.modeling.explain import compute_shap_values, shap_importance_rows
     from mlplatform.modeling.training import predict_scores
     from mlplatform.reporting.shap_report import render_shap_report
@@ -300,17 +232,20 @@ def explain(
     model = p.registry.load_version(p.model, registered.version)
     booster = model.booster()
     names = output_feature_names(model.feature_state)
-    holdout = _holdout_frame(p, registered.batch_id, names)
+    holdout = holdout_frame(p, registered.batch_id, names)
     n = min(len(holdout), p.spec.training.shap_sample_rows)
     sample = holdout.sample(n=n, random_state=p.spec.training.seed) if n < len(holdout) else holdout
     X = sample[names].reset_index(drop=True)
-    result = compute_shap_values(booster, X)
+    result = compute_shap_values(booster, X, class_names=p.spec.columns.classes)
+    labels = feature_labels(model.feature_state)
     html = render_shap_report(
         result,
         model_name=p.model,
         model_version=model.version,
         metrics=model.metrics,
         scores=predict_scores(booster, X),
+        task=p.spec.task,
+        feature_labels=labels,
     )
     report_uri = p.layout.shap_report(p.model, model.version)
     files.write_text(report_uri, html)
@@ -326,22 +261,25 @@ def explain(
             "rank": r["rank"],
             "rows_explained": n,
             "computed_at": now,
+            "class_label": r.get("class_label"),
         }
         for r in importance
     ]
     shap_df = p.spark.createDataFrame(rows, TABLES["shap_importance"].ddl)
     p.replace("shap_importance", shap_df, f"{p.model_key()} AND version = {int(model.version)}")
-    card_uri = _package_explanation(p, ctx, model, html, importance)
+    overall = [r for r in importance if r.get("class_label") is None]
+    card_uri = _package_explanation(p, ctx, model, html, overall, labels)
     p.wrote_file("model_card", card_uri)
     log.info(
-        "explained v%s on %s holdout rows; top features %s",
+        "explained v%s on %s holdout rows; top features %s%s",
         model.version,
         n,
-        [r["feature"] for r in importance[:5]],
+        [r["feature"] for r in overall[:5]],
+        f"; per class for {len(p.spec.columns.classes or [])} classes" if p.spec.task == "multiclass" else "",
     )
     return registered.extend(
         ExplainedVersion,
         shap_report=report_uri,
         model_card=card_uri,
-        top_features=[r["feature"] for r in importance[:5]],
+        top_features=[r["feature"] for r in overall[:5]],
     )

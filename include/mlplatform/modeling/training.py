@@ -1,8 +1,10 @@
-"""XGBoost training (single-node or on Spark with ``xgboost.spark``) and holdout evaluation.
+"""XGBoost training (single-node or on Spark with ``xgboost.spark``) for every task type.
 
 ``train_model`` picks the path by the size of the train split: up to
 ``Settings.single_node_max_rows`` rows it collects the features to the driver and runs plain
-``xgboost.train``; larger splits train with ``SparkXGBClassifier`` on ``xgb_num_workers`` workers.
+``xgboost.train``; larger splits train with ``SparkXGBClassifier`` (binary, multiclass) or
+``SparkXGBRegressor`` on ``xgb_num_workers`` workers. The objective and evaluation metric come
+from the spec's task (``mlplatform.config.tasks``).
 Both paths use the same native parameters (``native_params``), the same deterministic validation
 split for early stopping and the same row order, and both return the booster as UBJSON bytes cut
 to its best iteration, with the fitted feature names. Evaluation and scoring use that same
@@ -17,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlplatform.config.specs import ModelSpec
+from mlplatform.config.tasks import task_named
 from mlplatform.core.errors import ConfigError, DataProblem
 from mlplatform.modeling.booster import BOOSTER_FORMAT
 
@@ -47,8 +50,8 @@ SKLEARN_TO_NATIVE: dict[str, str] = {
 NATIVE_TO_SKLEARN: dict[str, str] = {v: k for k, v in SKLEARN_TO_NATIVE.items()}
 # Native aliases of another native name.
 NATIVE_ALIASES: dict[str, str] = {"min_split_loss": "gamma"}
-# Set by the platform for every model; a spec may not change them.
-FIXED_PARAMS: dict[str, Any] = {"objective": "binary:logistic", "eval_metric": "logloss"}
+# Set by the platform for every model of a task; a spec may not change them.
+FIXED_PARAM_NAMES = ("objective", "eval_metric", "num_class")
 PLATFORM_DEFAULTS: dict[str, Any] = {"tree_method": "hist"}
 # Not booster parameters, or owned by the spec's training section / the platform.
 REJECTED_PARAMS: dict[str, str] = {
@@ -59,7 +62,7 @@ REJECTED_PARAMS: dict[str, str] = {
 
 
 class TrainingDataError(DataProblem, ValueError):
-    """The training data cannot train a model (empty split, one class only)."""
+    """The training data cannot train a model (empty split, one class only, a constant target)."""
 
 
 class TrainingConfigError(ConfigError):
@@ -86,26 +89,37 @@ def _to_native(params: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
+def fixed_params(spec: ModelSpec) -> dict[str, Any]:
+    """The parameters the task fixes: objective, eval metric and (multiclass) the class count."""
+    task = task_named(spec.task)
+    fixed: dict[str, Any] = {"objective": task.objective, "eval_metric": task.eval_metric}
+    if spec.task == "multiclass":
+        fixed["num_class"] = len(spec.columns.classes or [])
+    return fixed
+
+
 def native_params(
     spec: ModelSpec, *, rows: int | None = None, positives: int | None = None
 ) -> dict[str, Any]:
     """The native ``xgboost.train`` parameters for a spec, plus ``num_boost_round``.
 
     Spec parameters may use sklearn names (``SKLEARN_TO_NATIVE``) or native ones; they override
-    ``DEFAULT_PARAMS`` and ``tree_method=hist``; ``objective``/``eval_metric`` are fixed and the
-    seed defaults to ``training.seed``. ``scale_pos_weight`` comes from the spec when given, else
+    ``DEFAULT_PARAMS`` and ``tree_method=hist``; the task fixes ``objective``/``eval_metric`` (and
+    ``num_class``) and the seed defaults to ``training.seed``. ``scale_pos_weight`` comes from the spec when given, else
     (with ``training.auto_scale_pos_weight``) negatives/positives of the train split.
     """
     where = f"model '{spec.name}' training.params"
     params = {**PLATFORM_DEFAULTS, **_to_native(DEFAULT_PARAMS, "DEFAULT_PARAMS")}
     params.update(_to_native(dict(spec.training.params), where))
-    for key, value in FIXED_PARAMS.items():
+    for key, value in fixed_params(spec).items():
         if params.get(key, value) != value:
             raise TrainingConfigError(f"{where}: '{key}' must be {value!r}, got {params[key]!r}")
         params[key] = value
     params.setdefault("seed", spec.training.seed)
     params.pop("nthread", None)  # the platform sets threads per path
     params["num_boost_round"] = int(params["num_boost_round"])
+    if "num_class" in params and spec.task != "multiclass":
+        raise TrainingConfigError(f"{where}: 'num_class' applies to multiclass models only")
     if "scale_pos_weight" not in params and spec.training.auto_scale_pos_weight:
         if rows is None or positives is None:
             raise ValueError("auto_scale_pos_weight needs the train split's rows and positives")
@@ -121,26 +135,53 @@ def computed_scale_pos_weight(rows: int, positives: int) -> float:
 
 
 def sklearn_params(native: dict[str, Any]) -> dict[str, Any]:
-    """Native parameters renamed for ``SparkXGBClassifier`` (``num_boost_round`` → ``n_estimators``).
+    """Native parameters renamed for ``SparkXGBClassifier``/``Regressor`` (``num_boost_round`` →
+    ``n_estimators``).
 
-    ``objective`` is left out: the classifier sets ``binary:logistic`` itself for two classes and
-    refuses a custom one.
+    ``objective`` and ``num_class`` are left out: the classifier sets ``binary:logistic`` or
+    ``multi:softprob`` (with the class count) itself from the labels and refuses a custom one.
     """
-    return {NATIVE_TO_SKLEARN.get(k, k): v for k, v in native.items() if k != "objective"}
+    return {NATIVE_TO_SKLEARN.get(k, k): v for k, v in native.items() if k not in ("objective", "num_class")}
 
 
-def check_training_data(train: DataFrame, spec: ModelSpec, table: str) -> dict[str, int]:
-    """Row and class counts of the training split; a clear error when it cannot train."""
+def check_training_data(train: DataFrame, spec: ModelSpec, table: str) -> dict[str, Any]:
+    """Row and class counts of the training split; a clear error when it cannot train.
+
+    Binary needs both classes, multiclass at least two of its classes, regression a target that
+    is not constant. ``positives`` counts binary positives (0 for the other tasks).
+    """
     from pyspark.sql import functions as F
 
-    row = train.agg(F.count("*").alias("n"), F.sum("label").alias("pos")).first()
-    n, pos = int(row["n"] or 0), int(row["pos"] or 0)
+    target, model = spec.columns.target, spec.name
+    if spec.task == "regression":
+        row = train.agg(F.count("*").alias("n"), F.stddev_pop("label").alias("sd")).first()
+        n = int(row["n"] or 0)
+        if n == 0:
+            raise TrainingDataError(f"table {table}: no training rows for model '{model}'")
+        if not row["sd"]:
+            raise TrainingDataError(
+                f"table {table}: column '{target}' is constant in the training split ({n} rows); "
+                f"regression model '{model}' needs a target that varies"
+            )
+        return {"rows": n, "positives": 0}
+    counts = {int(r["label"]): int(r["count"]) for r in train.groupBy("label").count().collect()}
+    n = sum(counts.values())
     if n == 0:
-        raise TrainingDataError(f"table {table}: no training rows for model '{spec.name}'")
+        raise TrainingDataError(f"table {table}: no training rows for model '{model}'")
+    if spec.task == "multiclass":
+        classes = list(spec.columns.classes or [])
+        by_class = {classes[i]: c for i, c in sorted(counts.items())}
+        if len(by_class) < 2:
+            raise TrainingDataError(
+                f"table {table}: column '{target}' has a single class in the training split "
+                f"({by_class}); multiclass model '{model}' needs at least two"
+            )
+        return {"rows": n, "positives": 0, "class_counts": by_class}
+    pos = counts.get(1, 0)
     if pos == 0 or pos == n:
         raise TrainingDataError(
-            f"table {table}: column '{spec.columns.target}' has a single class in the training split "
-            f"({pos} positive of {n}); model '{spec.name}' needs both classes"
+            f"table {table}: column '{target}' has a single class in the training split "
+            f"({pos} positive of {n}); model '{model}' needs both classes"
         )
     return {"rows": n, "positives": pos}
 
@@ -186,6 +227,8 @@ class TrainResult:
     num_trees: int = 0
     nthread: int | None = None
     num_workers: int | None = None
+    task: str = "binary"
+    class_counts: dict[str, int] | None = None
 
     def record(self) -> dict[str, Any]:
         """JSON-able description (no booster bytes) for lineage, XCom and the registry."""
@@ -238,6 +281,8 @@ def train_model(
         feature_names=names,
         early_stopping_rounds=stopping,
         validation_fraction=spec.training.validation_fraction if stopping else 0.0,
+        task=spec.task,
+        class_counts=counts.get("class_counts"),
     )
     if chosen == SINGLE_NODE:
         result.nthread = int(nthread or settings.single_node_nthread or driver_cores())
@@ -298,7 +343,7 @@ def _train_on_spark(
     result: TrainResult,
 ) -> xgb.Booster:
     from pyspark.sql import functions as F
-    from xgboost.spark import SparkXGBClassifier
+    from xgboost.spark import SparkXGBClassifier, SparkXGBRegressor
 
     workers = int(result.num_workers or 1)
     # Hash partitioning by id and a sort inside each partition: every worker sees the same rows in
@@ -312,7 +357,8 @@ def _train_on_spark(
             kwargs = {"validation_indicator_col": VALIDATION_COL, "early_stopping_rounds": stopping}
         else:
             result.early_stopping_rounds, result.validation_rows = None, 0
-        classifier = SparkXGBClassifier(
+        estimator = SparkXGBRegressor if result.task == "regression" else SparkXGBClassifier
+        classifier = estimator(
             features_col=names,
             label_col="label",
             num_workers=workers,
@@ -347,7 +393,8 @@ def _finish(booster: xgb.Booster, names: list[str], result: TrainResult) -> None
 
 
 def predict_scores(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
-    """Positive-class probabilities for a frame whose columns are the booster's features."""
+    """The booster's predictions for a frame holding its features: positive-class probabilities
+    (binary), an (n, classes) probability matrix (multiclass) or values (regression)."""
     import numpy as np
 
     matrix = features[booster.feature_names].to_numpy(dtype=np.float64)

@@ -23,6 +23,8 @@ class Signals:
     auc: float | None = None
     reference_auc: float | None = None
     performance_date: str | None = None
+    rmse: float | None = None
+    reference_rmse: float | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,17 @@ def degradation_signals(policy: RetrainingPolicy, signals: Signals) -> list[str]
         met.append(
             f"AUC on labels of {signals.performance_date} is {signals.auc:.3f}, "
             f"{signals.reference_auc - signals.auc:.3f} below the holdout AUC {signals.reference_auc:.3f}"
+        )
+    if (
+        policy.max_rmse_increase is not None
+        and signals.rmse is not None
+        and signals.reference_rmse
+        and signals.rmse / signals.reference_rmse - 1.0 >= policy.max_rmse_increase
+    ):
+        rise = signals.rmse / signals.reference_rmse - 1.0
+        met.append(
+            f"RMSE on labels of {signals.performance_date} is {signals.rmse:.4g}, {rise:.0%} above the "
+            f"holdout RMSE {signals.reference_rmse:.4g} (limit {policy.max_rmse_increase:.0%})"
         )
     return met
 

@@ -111,8 +111,8 @@ def test_gate_falls_back_only_when_the_champion_cannot_score_the_rows(spark, tra
     champion = p.registry.load_version(MODEL, 1)
     batch_id = trained["register"]["batch_id"]
     holdout = training_rows(p, batch_id, trained["register"]["window"]).where("_split = 'holdout'")
-    scores = _holdout_scores(p, holdout, batch_id, champion)
-    assert len(scores) > 0 and scores["score"].between(0, 1).all()
+    rows, scores = _holdout_scores(p, holdout, batch_id, champion)
+    assert len(rows) == len(scores) > 0 and ((scores >= 0) & (scores <= 1)).all()
     state = {**champion.feature_state, "base_features": ["a_feature_the_spec_no_longer_has"]}
     foreign = dataclasses.replace(champion, feature_state=state)
     with pytest.raises(ChampionNotComparable, match=r"v1 cannot score batch"):

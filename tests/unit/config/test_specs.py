@@ -252,3 +252,57 @@ def test_shipped_json_schema_is_the_models_and_accepts_the_specs() -> None:
     raw["validation"]["max_bad_row_fracton"] = 0.1
     with pytest.raises(jsonschema.ValidationError, match="max_bad_row_fracton"):
         jsonschema.validate(raw, schema)
+
+
+# --- task types ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "edit", "field"),
+    [
+        ("multiclass", {}, "columns.classes: a multiclass model lists its classes"),
+        ("binary", {"columns": {"classes": ["a", "b"]}}, "columns.classes: only a multiclass model"),
+        (
+            "regression",
+            {"columns": {"target_positive": "yes"}},
+            "columns.target_positive: only a binary model",
+        ),
+        (
+            "regression",
+            {"training": {"decision_threshold": 0.3}},
+            "training.decision_threshold: applies to binary",
+        ),
+        ("regression", {"promotion": {"min_auc": 0.8}}, "promotion.min_auc: does not apply to a regression"),
+        ("binary", {"promotion": {"max_rmse": 3.0}}, "promotion.max_rmse: does not apply to a binary"),
+        (
+            "multiclass",
+            {"promotion": {"min_pr_auc": 0.3}, "columns": {"classes": ["a", "b", "c"]}},
+            "promotion.min_pr_auc",
+        ),
+        (
+            "binary",
+            {"retraining": {"max_rmse_increase": 0.3}},
+            "retraining.max_rmse_increase: does not apply",
+        ),
+    ],
+)
+def test_a_field_of_another_task_type_is_refused_by_name(
+    tmp_path: Path, demo_raw: dict[str, Any], task: str, edit: dict[str, Any], field: str
+) -> None:
+    raw = copy.deepcopy(demo_raw)
+    raw["task"] = task
+    raw["columns"].pop("target_positive", None)
+    raw["validation"]["allowed_values"].pop("churned", None)
+    raw["promotion"] = {}
+    raw["retraining"] = {}
+    for section, values in edit.items():
+        raw[section] = {**raw.get(section, {}), **values}
+    assert field in _error(_write(tmp_path, raw))
+
+
+def test_the_shipped_task_demos_load_with_their_task() -> None:
+    specs = load_specs(SPEC_DIR)
+    assert specs["ticket_routing_demo"].task == "multiclass"
+    assert specs["ticket_routing_demo"].columns.classes == ["billing", "technical", "account", "sales"]
+    assert specs["demand_demo"].task == "regression"
+    assert "units_sold" in specs["demand_demo"].validation.ranges

@@ -68,11 +68,12 @@ def test_a_tie_with_the_champion_does_not_promote() -> None:
     promoted, checks = decide_promotion(GOOD, no_margin, {"auc": GOOD["auc"]})
     assert promoted is False and _by_check(checks)["beats_champion_auc"] is False
     diff = {
+        "metric": "auc",
         "difference": 0.0,
         "low": -0.01,
         "high": 0.01,
-        "challenger_auc": 0.8,
-        "champion_auc": 0.8,
+        "challenger": 0.8,
+        "champion": 0.8,
         "level": 0.95,
     }
     assert champion_comparison_check(diff, no_margin, 1, 100)["passed"] is False
@@ -117,8 +118,9 @@ def test_training_quality_check(bad_share: float, table_failures: int, passed: b
 
 def _diff(difference: float, low: float) -> dict[str, Any]:
     return {
-        "challenger_auc": 0.8,
-        "champion_auc": 0.8 - difference,
+        "metric": "auc",
+        "challenger": 0.8,
+        "champion": 0.8 - difference,
         "difference": difference,
         "low": low,
         "high": difference + 0.02,
@@ -131,6 +133,7 @@ def test_champion_comparison_records_the_paired_difference() -> None:
     check = champion_comparison_check(_diff(0.03, 0.005), GATES, champion_version=4, same_rows=250)
     assert check == {
         "check": "beats_champion_auc",
+        "metric": "auc",
         "value": 0.03,
         "threshold": 0.01,
         "passed": True,
@@ -211,3 +214,45 @@ def test_parse_approval(
 )
 def test_promotion_outcome(gate_passed: bool, approval: Approval, expected: tuple[bool, str]) -> None:
     assert promotion_outcome(gate_passed, "all checks passed", approval) == expected
+
+
+# --- other task types ------------------------------------------------------------------------------
+
+
+def test_regression_gates_on_r2_by_default_and_rmse_mae_when_set() -> None:
+    rules = PromotionSpec(max_rmse=10.0)
+    promoted, checks = decide_promotion({"rmse": 9.0, "mae": 7.0, "r2": 0.4}, rules, None, "regression")
+    assert promoted is True and _by_check(checks) == {"min_r2": True, "max_rmse": True}
+    worse_than_mean = decide_promotion({"rmse": 9.0, "mae": 7.0, "r2": -0.1}, rules, None, "regression")
+    assert worse_than_mean[0] is False
+    too_far = decide_promotion({"rmse": 10.5, "mae": 7.0, "r2": 0.4}, rules, None, "regression")
+    assert _by_check(too_far[1])["max_rmse"] is False
+
+
+def test_regression_beats_the_champion_on_lower_rmse() -> None:
+    rules = PromotionSpec(min_rmse_improvement=0.5)
+    lower = decide_promotion({"rmse": 8.0, "r2": 0.5}, rules, {"rmse": 8.6}, "regression")[1][-1]
+    assert lower["check"] == "beats_champion_rmse" and lower["passed"] is True and lower["threshold"] == 8.1
+    by_less = decide_promotion({"rmse": 8.2, "r2": 0.5}, rules, {"rmse": 8.6}, "regression")[1][-1]
+    assert by_less["passed"] is False
+    diff = {
+        "metric": "rmse",
+        "challenger": 8.0,
+        "champion": 8.6,
+        "difference": 0.6,
+        "low": 0.1,
+        "high": 0.9,
+        "level": 0.95,
+    }
+    check = champion_comparison_check(diff, rules, 2, 300, "regression")
+    assert check["passed"] is True and check["challenger_rmse"] == 8.0 and check["champion_rmse"] == 8.6
+
+
+def test_multiclass_gates_on_macro_auc_f1_and_logloss_and_an_undefined_auc_fails() -> None:
+    rules = PromotionSpec(min_auc=0.7, min_macro_f1=0.4, max_logloss=1.0)
+    promoted, checks = decide_promotion(
+        {"auc": 0.8, "macro_f1": 0.5, "logloss": 0.9}, rules, None, "multiclass"
+    )
+    assert promoted is True and set(_by_check(checks)) == {"min_auc", "min_macro_f1", "max_logloss"}
+    undefined = decide_promotion({"auc": None, "macro_f1": 0.5, "logloss": 0.9}, rules, None, "multiclass")
+    assert undefined[0] is False and undefined[1][0]["note"] == "undefined on this holdout"

@@ -119,3 +119,30 @@ def test_new_training_spec_defaults() -> None:
 
 
 # --- both paths on the same data ----------------------------------------------------------------
+
+
+# --- task types ------------------------------------------------------------------------------------
+
+
+def _as_task(spec: ModelSpec, task: str, **columns: Any) -> ModelSpec:
+    data = spec.model_dump()
+    data["task"] = task
+    data["columns"] = {**data["columns"], "target_positive": "1", **columns}
+    data["validation"]["allowed_values"].pop(spec.columns.target, None)
+    data["promotion"] = {}
+    data["retraining"] = {}
+    return ModelSpec.model_validate(data)
+
+
+def test_each_task_fixes_its_objective_and_metric(churn_spec: ModelSpec) -> None:
+    assert native_params(churn_spec)["objective"] == "binary:logistic"
+    multi = native_params(_as_task(churn_spec, "multiclass", classes=["a", "b", "c"]))
+    assert (multi["objective"], multi["eval_metric"], multi["num_class"]) == ("multi:softprob", "mlogloss", 3)
+    reg = native_params(_as_task(churn_spec, "regression"))
+    assert (reg["objective"], reg["eval_metric"]) == ("reg:squarederror", "rmse") and "num_class" not in reg
+    with pytest.raises(TrainingConfigError, match="'objective' must be 'reg:squarederror'"):
+        native_params(
+            _with_training(_as_task(churn_spec, "regression"), params={"objective": "binary:logistic"})
+        )
+    with pytest.raises(TrainingConfigError, match="'num_class' applies to multiclass models only"):
+        native_params(_with_training(churn_spec, params={"num_class": 3}))

@@ -97,3 +97,15 @@ def test_new_labels_do_not_matter_when_the_run_is_not_due_anyway() -> None:
     assert not first.retrain and not first.held and "1 of 2 runs in a row" in first.reason
     calm = decide_retraining(policy, CALM, [], _day(3), NewLabels(1, _day(1), 0))
     assert not calm.held and calm.reason == "no degradation"
+
+
+def test_a_regression_model_degrades_when_labelled_rmse_rises_past_the_share() -> None:
+    policy = RetrainingPolicy(max_rmse_increase=0.15, consecutive_runs=1, on_prediction_drift=False)
+    worse = Signals(0.0, [], False, rmse=11.6, reference_rmse=10.0, performance_date=_day(2))
+    decision = decide_retraining(policy, worse, [], _day(3))
+    assert (
+        decision.retrain
+        and "RMSE on labels of 2026-11-02 is 11.6, 16% above the holdout RMSE 10" in decision.reason
+    )
+    within = Signals(0.0, [], False, rmse=11.4, reference_rmse=10.0, performance_date=_day(2))
+    assert decide_retraining(policy, within, [], _day(3)).degraded is False
