@@ -5,6 +5,8 @@
 ``python -m mlplatform.cli summary --model churn_demo --dates DS [DS ...]``.
 ``mlplatform tables``: the table catalog as Markdown.
 ``mlplatform reproduce --model M --version N``: retrain a version exactly and compare.
+``mlplatform spec init DATA --target COL`` / ``spec check SPEC`` / ``spec reference``: onboarding.
+``mlplatform run DAG_ID DATE``: run a DAG through Airflow with the project's environment.
 """
 
 from __future__ import annotations
@@ -149,8 +151,9 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
             perf = performance.where(
                 (F.col("model_name") == model) & (F.col("score_date") == F.to_date(F.lit(ds)))
             ).first()
-            if perf is not None and perf["auc"] is not None:
-                row["labelled_auc"] = round(float(perf["auc"]), 4)
+            metric = "rmse" if perf is not None and perf["rmse"] is not None else "auc"
+            if perf is not None and perf[metric] is not None:
+                row["labelled_metric"] = (metric.upper(), round(float(perf[metric]), 4))
                 row["labelled_rows"] = int(perf["labeled_rows"])
         row["drift_report"] = layout.drift_report(model, ds)
         per_date.append(row)
@@ -199,12 +202,17 @@ def _version_history(registered: list[dict[str, Any]], decisions: Any, model: st
         if decision is not None:
             item["promoted"] = bool(decision["promoted"])
             item["decision"] = decision["reason"]
-            against = next((c for c in json.loads(decision["checks"] or "[]") if "challenger_auc" in c), None)
+            checks = json.loads(decision["checks"] or "[]")
+            against = next((c for c in checks if "same_holdout_rows" in c), None)
             if against is not None:
+                metric = against.get("metric", "auc")
                 item["comparison"] = {
-                    k: against.get(k)
-                    for k in ("champion_version", "challenger_auc", "champion_auc", "same_holdout_rows")
-                } | {"holdout_dates": (against.get("holdout") or {}).get("dates") or "hash split"}
+                    "metric": metric.upper(),
+                    "challenger": against.get(f"challenger_{metric}"),
+                    "champion": against.get(f"champion_{metric}"),
+                    **{k: against.get(k) for k in ("champion_version", "same_holdout_rows")},
+                    "holdout_dates": (against.get("holdout") or {}).get("dates") or "hash split",
+                }
         history.append(item)
     return history
 
@@ -224,12 +232,24 @@ def _format_versions(history: list[dict[str, Any]]) -> list[str]:
         if comparison:
             lines.append(
                 f"      on the same {comparison['same_holdout_rows']} holdout rows ({comparison['holdout_dates']}): "
-                f"AUC v{item['version']} {comparison['challenger_auc']:.4f} vs "
-                f"v{comparison['champion_version']} {comparison['champion_auc']:.4f}"
+                f"{comparison['metric']} v{item['version']} {comparison['challenger']:.4f} vs "
+                f"v{comparison['champion_version']} {comparison['champion']:.4f}"
             )
         if "promoted" in item:
             lines.append(f"      {'PROMOTED' if item['promoted'] else 'not promoted'}: {item['decision']}")
     return lines
+
+
+SUMMARY_METRICS = {
+    "auc": "AUC",
+    "pr_auc": "PR-AUC",
+    "macro_f1": "macro-F1",
+    "accuracy": "accuracy",
+    "logloss": "logloss",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -242,9 +262,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     ]
     if "champion_metrics" in summary:
         m = summary["champion_metrics"]
-        lines.append(
-            f"Champion holdout metrics: AUC {m['auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  logloss {m['logloss']:.4f}"
-        )
+        shown = [(k, m[k]) for k in SUMMARY_METRICS if m.get(k) is not None]
+        lines.append("Champion holdout metrics: " + "  ".join(f"{SUMMARY_METRICS[k]} {v:.4f}" for k, v in shown))
     lines.append("")
     lines.append("Scoring batches:")
     for row in summary["scoring"]:
@@ -254,10 +273,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{row.get('predictions', 0)} predictions; drifted features: {drifted}; "
             f"prediction PSI {row.get('prediction_psi')}"
         )
-        if row.get("labelled_auc") is not None:
-            lines.append(
-                f"      late labels: AUC {row['labelled_auc']} on {row['labelled_rows']} labelled rows"
-            )
+        if row.get("labelled_metric") is not None:
+            name, value = row["labelled_metric"]
+            lines.append(f"      late labels: {name} {value} on {row['labelled_rows']} labelled rows")
         if row.get("policy"):
             lines.append(f"      policy: {'RETRAIN: ' if row.get('retrain') else ''}{row['policy']}")
     lines += _format_versions(summary.get("version_history", []))
@@ -358,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--dates", nargs="*", default=[])
     summary.add_argument("--json", help="also write the summary as JSON to this file")
     summary.set_defaults(func=cmd_summary)
+    from mlplatform.onboarding.commands import register
+
+    register(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
