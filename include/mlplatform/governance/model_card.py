@@ -6,15 +6,18 @@ or the full evaluation report with ``metrics``/``confidence_intervals``/``slices
 features, training inputs (tables with their Delta versions), parameters and versions of code and
 libraries. The limitations section is a standard list completed with what the spec's drift tests
 are and what the metrics show (class imbalance, small holdout, wide intervals, weak slices). The
-Markdown form is ``reporting/templates/model_card.md.j2``.
+task type (``spec.task``) decides the target, the metrics and the extra sections: multiclass
+cards carry the per-class table and the confusion matrix, regression cards the residual summary
+(``governance.card_tasks``). The Markdown form is ``reporting/templates/model_card.md.j2``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from typing import TYPE_CHECKING, Any
 
+from mlplatform.governance import card_tasks
+from mlplatform.governance.card_tasks import fmt as _fmt
+from mlplatform.governance.card_tasks import number as _number
 from mlplatform.monitoring.drift.verdict import FeatureKind, choose_stattest
 from mlplatform.reporting.render import render
 
@@ -23,20 +26,11 @@ if TYPE_CHECKING:
 
 CARD_FORMAT = 1
 IMBALANCE_RATE = 0.2
-SMALL_HOLDOUT_ROWS = 1000
-WIDE_AUC_INTERVAL = 0.05
-WEAK_SLICE_AUC_GAP = 0.05
-SMALL_SLICE_ROWS = 30
-METRIC_ORDER = (
-    "auc",
-    "pr_auc",
-    "logloss",
-    "brier",
-    "precision_at_threshold",
-    "recall_at_threshold",
-    "positive_rate",
-    "holdout_rows",
-)
+SMALL_HOLDOUT_ROWS = card_tasks.SMALL_HOLDOUT_ROWS
+WIDE_AUC_INTERVAL = card_tasks.WIDE_AUC_INTERVAL
+WEAK_SLICE_AUC_GAP = card_tasks.WEAK_SLICE_AUC_GAP
+SMALL_SLICE_ROWS = card_tasks.SMALL_SLICE_ROWS
+METRIC_ORDER = card_tasks.METRIC_ORDER["binary"]
 
 
 def _model_spec(spec: Any) -> ModelSpec:
@@ -49,18 +43,11 @@ def _model_spec(spec: Any) -> ModelSpec:
     raise TypeError(f"spec must be a ModelSpec or a dict, got {type(spec).__name__}")
 
 
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return None
-
-
-def _split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Point metrics, intervals and slices from a flat metrics dict or a full evaluation report."""
+def _split_metrics(
+    metrics: dict[str, Any], order: tuple[str, ...] = METRIC_ORDER
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Point metrics (in the task's ``order``), intervals and slices from a flat metrics dict or a
+    full evaluation report."""
     if isinstance(metrics.get("metrics"), dict):
         point_source = metrics["metrics"]
     else:
@@ -68,9 +55,10 @@ def _split_metrics(metrics: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     point = {
         k: v
         for k, v in point_source.items()
-        if k not in ("confidence_intervals", "slices") and (v is None or _number(v) is not None)
+        if k not in ("confidence_intervals", "slices", "per_class", "confusion_matrix", "residuals")
+        and (v is None or _number(v) is not None)
     }
-    ordered = {k: point[k] for k in METRIC_ORDER if k in point}
+    ordered = {k: point[k] for k in order if k in point}
     ordered.update({k: v for k, v in sorted(point.items()) if k not in ordered})
     intervals = metrics.get("confidence_intervals") or point_source.get("confidence_intervals") or {}
     slices = metrics.get("slices") or point_source.get("slices") or {}
@@ -92,20 +80,6 @@ def _data_section(training_inputs: dict[str, Any]) -> dict[str, Any]:
         else:
             details[name] = value
     return {"tables": tables, "details": details}
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
-    if isinstance(value, dict | list | tuple):
-        return json.dumps(value, sort_keys=True, default=str)
-    return str(value)
 
 
 _TEST_NAMES = {
@@ -157,6 +131,7 @@ def _limitations(
     intervals: dict[str, Any],
     slices: dict[str, Any],
     data: dict[str, Any],
+    report: dict[str, Any],
 ) -> list[str]:
     source = data["details"].get("source_uri") or spec.source.training.path
     batch = data["details"].get("batch_id")
@@ -166,6 +141,12 @@ def _limitations(
         f"{', batch ' + str(batch) if batch else ''}); rows from outside that population (new segments, "
         "markets, products or time periods) are extrapolations.",
         _drift_sentence(spec.drift),
+    ]
+    if spec.task == "multiclass":
+        return items + card_tasks.multiclass_limitations(spec, point, intervals, slices, report)
+    if spec.task == "regression":
+        return items + card_tasks.regression_limitations(spec, point, intervals, slices, report)
+    items += [
         f"Decisions use a fixed threshold of {_fmt(spec.training.decision_threshold, 2)} on the score"
         + (
             f" (holdout precision {_fmt(point.get('precision_at_threshold'))}, "
@@ -223,6 +204,22 @@ def _limitations(
     return items
 
 
+def _top_features(top_features: list[dict[str, Any]], labels: dict[str, str] | None) -> list[dict[str, Any]]:
+    """The overall SHAP rows (no ``class_label``), with each feature's human label when labels are given."""
+    out = []
+    overall = [row for row in top_features if row.get("class_label") is None]
+    for rank, row in enumerate(overall, start=1):
+        item = {
+            "rank": int(row.get("rank", rank)),
+            "feature": row.get("feature"),
+            "mean_abs_shap": _number(row.get("mean_abs_shap")),
+        }
+        if labels is not None:
+            item["label"] = card_tasks.human_label(row.get("feature"), labels)
+        out.append(item)
+    return out
+
+
 def build_model_card(
     spec_dict_or_spec: Any,
     version: int,
@@ -232,40 +229,45 @@ def build_model_card(
     params: dict[str, Any],
     code_version: str,
     library_versions: dict[str, Any],
+    *,
+    feature_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The card of one model version as a JSON-serialisable dict (deterministic for equal inputs)."""
+    """The card of one model version as a JSON-serialisable dict (deterministic for equal inputs).
+
+    The task is the spec's. ``metrics`` is the evaluation report (or flat metrics);
+    ``top_features`` the SHAP importance rows (rows with a ``class_label`` fill the multiclass
+    ``class_features``); with ``feature_labels`` each feature row carries its human ``label``.
+    """
     spec = _model_spec(spec_dict_or_spec)
-    point, intervals, slices = _split_metrics(metrics or {})
+    report = metrics or {}
+    point, intervals, slices = _split_metrics(report, card_tasks.METRIC_ORDER[spec.task])
     data = _data_section(training_inputs or {})
-    features = [
-        {
-            "rank": int(row.get("rank", rank)),
-            "feature": row.get("feature"),
-            "mean_abs_shap": _number(row.get("mean_abs_shap")),
-        }
-        for rank, row in enumerate(top_features or [], start=1)
-    ]
-    return {
+    card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "model": spec.name,
         "version": int(version),
+        "task": spec.task,
         "purpose": spec.description,
         "owner": spec.owner,
         "tags": list(spec.tags),
-        "target": {"column": spec.columns.target, "positive": spec.columns.target_positive},
-        "decision_threshold": spec.training.decision_threshold,
+        "target": card_tasks.target(spec),
+        "decision_threshold": spec.training.decision_threshold if spec.task == "binary" else None,
         "data": data,
         "metrics": point,
         "confidence_intervals": {k: v for k, v in intervals.items() if v},
         "slices": slices,
-        "top_features": features,
-        "limitations": _limitations(spec, point, intervals, slices, data),
-        "promotion_gates": spec.promotion.model_dump(),
+        **card_tasks.task_sections(spec.task, report),
+        "top_features": _top_features(top_features or [], feature_labels),
+        "limitations": _limitations(spec, point, intervals, slices, data, report),
+        "promotion_gates": card_tasks.applied_gates(spec),
         "drift_monitoring": spec.drift.model_dump(),
         "params": params or {},
         "code_version": code_version,
         "library_versions": dict(library_versions or {}),
     }
+    if spec.task == "multiclass":
+        card["class_features"] = card_tasks.class_features(top_features or [], feature_labels)
+    return card
 
 
 def _cell(value: Any) -> str:
@@ -278,13 +280,32 @@ def _interval_header(intervals: dict[str, Any]) -> str:
     return f"{level:.0%} interval" if level else "interval"
 
 
+def _confusion_table(confusion: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The confusion matrix as a Markdown table's header and rows (actual class first)."""
+    if not confusion or not confusion.get("classes"):
+        return None
+    classes = [str(c) for c in confusion["classes"]]
+    rows = [[name, *counts] for name, counts in zip(classes, confusion["matrix"], strict=True)]
+    return {
+        "header": ["actual / predicted", *classes],
+        "rows": rows,
+        "columns": list(range(len(classes) + 1)),
+    }
+
+
 def render_model_card_markdown(card: dict[str, Any]) -> str:
-    """The card as Markdown: purpose, owner, data, metrics, slices, top features, limitations,
-    training parameters, library versions and code version."""
+    """The card as Markdown: purpose, owner, data, metrics (with the classes and confusion matrix
+    of a multiclass model, the residuals of a regression), slices, top features, the gates of a
+    multiclass or regression model, limitations, training parameters, library and code versions."""
+    task = card.get("task", "binary")
     return render(
         "model_card.md.j2",
         card=card,
         fmt=_fmt,
         cell=_cell,
         interval_header=_interval_header(card["confidence_intervals"]),
+        task=task,
+        slice_columns=card_tasks.SLICE_COLUMNS[task],
+        labelled=any(row.get("label") for row in card["top_features"]),
+        confusion=_confusion_table(card.get("confusion_matrix")),
     )

@@ -102,7 +102,10 @@ def test_card_fields(card, churn_spec) -> None:  # type: ignore[no-untyped-def]
         {"rank": 1, "feature": "tenure_months", "mean_abs_shap": 0.61},
         {"rank": 2, "feature": "contract", "mean_abs_shap": 0.42},
     ]
-    assert card["promotion_gates"] == churn_spec.promotion.model_dump()
+    other_tasks = {"min_macro_f1", "max_rmse", "max_mae", "min_r2", "min_rmse_improvement"}
+    gates = {k: v for k, v in churn_spec.promotion.model_dump().items() if k not in other_tasks}
+    assert card["promotion_gates"] == gates and gates["min_pr_auc"] == 0.3
+    assert card["task"] == "binary" and "per_class" not in card and "residuals" not in card
     assert card["drift_monitoring"] == churn_spec.drift.model_dump()
     assert (card["code_version"], card["library_versions"], card["params"]) == ("abc123-dirty", LIBS, PARAMS)
     json.dumps(card, allow_nan=False)  # JSON-serialisable as is
