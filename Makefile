@@ -27,12 +27,13 @@ DEMO_DRIFT_DATE_3 ?= 2026-11-05
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data test test-fast test-unit lint format ui bench clean
+.PHONY: help check-java install jars airflow-init demo demo-data run test test-fast test-unit lint format ui bench clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
 	@echo "make test   - install, initialise Airflow, run the whole test suite"
 	@echo "make ui     - Airflow UI + scheduler + dag-processor on http://127.0.0.1:$(UI_PORT) (admin/admin)"
+	@echo "make run DAG=<model>_training DATE=YYYY-MM-DD - run one model's DAG through Airflow"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (results in bench/results/)"
 
@@ -80,6 +81,11 @@ demo: check-java jars airflow-init demo-data
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_scoring $(DEMO_DRIFT_DATE_3)
 	$(BIN)/python scripts/run_dag.py $(DEMO_MODEL)_training --queued policy__$(DEMO_DRIFT_DATE_3)
 	$(BIN)/python -m mlplatform.cli summary --model $(DEMO_MODEL) --dates $(DEMO_CLEAN_DATE) $(DEMO_DRIFT_DATE) $(DEMO_DRIFT_DATE_2) $(DEMO_DRIFT_DATE_3)
+
+# Any model's DAG for a date, e.g. make run DAG=telco_churn_training DATE=2026-11-01 [CONF='{"reason": "x"}']
+run: check-java jars airflow-init
+	@[ -n "$(DAG)" ] && [ -n "$(DATE)" ] || { echo "usage: make run DAG=<model>_training DATE=YYYY-MM-DD [CONF='{...}']"; exit 2; }
+	$(BIN)/mlplatform run $(DAG) $(DATE) $(if $(CONF),--conf '$(CONF)')
 
 test: check-java jars airflow-init
 	$(BIN)/python -m pytest tests

@@ -1,7 +1,10 @@
 """Run one DAG end to end through Airflow (``dag.test()``) for a logical date; exit 1 unless it succeeds.
 
-Used by ``make demo``: the same code path as ``airflow dags test``, with a one-line result per task
-instead of the full task logs (those stay under ``$AIRFLOW_HOME``). ``--queued RUN_ID`` executes a
+Used by ``make demo``, ``make run`` and ``mlplatform run``: the same code path as ``airflow dags
+test``, and a one-line result per task at the end. ``dag.test()`` runs every task in this process
+and its task logs go to this process's standard output, not to files: nothing is written under
+``$AIRFLOW_HOME/logs``. They are filtered at ``AIRFLOW__LOGGING__LOGGING_LEVEL`` (``WARNING`` under
+``make``: warnings, errors and tracebacks; set ``INFO`` to see every step's log). ``--queued RUN_ID`` executes a
 run that another DAG queued (the retraining policy's ``TriggerDagRunOperator``) with its own conf
 and logical date, doing what the scheduler would do with it; there is no scheduler in the demo.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -73,6 +77,12 @@ def main() -> int:
     started = time.monotonic()
     state = run_dag(args.dag_id, logical, conf)
     print(f"{args.dag_id} {logical:%Y-%m-%d}: {state} in {time.monotonic() - started:.0f}s", flush=True)
+    level = os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+    print(
+        f"task logs: printed above by dag.test() at level {level} (no log files are written); "
+        "AIRFLOW__LOGGING__LOGGING_LEVEL=INFO shows every step's log",
+        flush=True,
+    )
     return 0 if state.endswith("success") else 1
 
 
