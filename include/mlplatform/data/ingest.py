@@ -6,10 +6,17 @@ validation's job, so a bad value is never lost at ingest. A line whose bytes are
 source's declared encoding is never decoded with replacement characters: it becomes a bronze row
 whose ``_corrupt_record`` holds its raw bytes in base64 (after ``UNDECODABLE_MARKER``), and
 validation quarantines it.
+
+Columns are renamed here (``columns.rename``: source name → spec name), so bronze and everything
+downstream use the spec's names; the source names stay in the ingest's lineage (``renamed``) and
+in errors. CSV files are read with RFC 4180 quoting (a quote inside a quoted value is doubled;
+the spec's ``source.options`` may set ``escape`` otherwise), and every value keeps
+its exact text: ``'<100'``, ``1<=X<4`` or ``other`` reach bronze as written.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from mlplatform.config.spec_sections import SourceSpec
@@ -27,14 +34,26 @@ UNDECODABLE_MARKER = "[undecodable bytes, base64] "
 _INVALID_HEX = {"windows-1252": "81|8D|8F|90|9D", "US-ASCII": "[89A-F][0-9A-F]"}
 META_COLUMNS = ("_batch_id", "_row_id", "_source_file", "_ingested_at", CORRUPT)
 
+log = logging.getLogger("mlplatform.data")
+
 
 class SourceError(DataProblem, ValueError):
     """The source file is missing, unreadable, or lacks a declared column."""
 
 
+def read_options(source: SourceSpec) -> dict[str, str]:
+    """The Spark reader options of a source: the spec's, the encoding, and for CSV the RFC 4180
+    escape (a doubled quote) unless the spec sets ``escape``; Spark's own default, a backslash,
+    would keep a doubled quote inside a quoted value as written, outer quotes and all."""
+    options = source.reader_options()
+    if source.format == "csv" and not any(k.lower() == "escape" for k in options):
+        options["escape"] = '"'
+    return options
+
+
 def source_schema(spark: SparkSession, source: SourceSpec, uri: str) -> dict[str, str]:
-    """The file's columns and Spark types (CSV columns are all strings: no type inference)."""
-    reader = spark.read.format(source.format).options(**source.reader_options())
+    """The file's columns (source names) and Spark types (CSV columns are all strings: no inference)."""
+    reader = spark.read.format(source.format).options(**read_options(source))
     try:
         schema = reader.load(uri).schema
     except Exception as exc:  # Spark raises AnalysisException and friends; the message is what matters
@@ -43,26 +62,39 @@ def source_schema(spark: SparkSession, source: SourceSpec, uri: str) -> dict[str
 
 
 def check_columns(spec: ModelSpec, present: list[str], uri: str, *, require_target: bool) -> None:
-    """Refuse a file that lacks a declared column (the target only matters for training)."""
-    needed = [c for c in spec.columns.raw_columns if require_target or c != spec.columns.target]
-    missing = [c for c in needed if c not in present]
+    """Refuse a file that lacks a declared column (the target only matters for training); a
+    renamed column is named by its source name and its spec name."""
+    cols = spec.columns
+    needed = [c for c in cols.raw_columns if require_target or c != cols.target]
+    missing = [c for c in needed if cols.source_name(c) not in present]
     if missing:
+        named = [
+            f"'{cols.source_name(c)}' (spec column '{c}', columns.rename)" if cols.source_name(c) != c else c
+            for c in missing
+        ]
         raise SourceError(
-            f"source file {uri} for model '{spec.name}' lacks declared column(s) {missing}; it has {present}"
+            f"source file {uri} for model '{spec.name}' lacks declared column(s) {named}; it has {present}"
         )
+
+
+def renamed_columns(spec: ModelSpec, present: list[str]) -> dict[str, str]:
+    """The renames applied to a file: its source name → the spec's name, for columns it has."""
+    return {src: dst for src, dst in spec.columns.rename.items() if src in present and src != dst}
 
 
 def read_source(
     spark: SparkSession, spec: ModelSpec, source: SourceSpec, uri: str, *, require_target: bool
-) -> tuple[DataFrame, list[str]]:
-    """The source as all-string columns (declared columns only) and the undeclared extras."""
+) -> tuple[DataFrame, list[str], dict[str, str]]:
+    """The source as all-string columns (declared columns only, under the spec's names), the
+    undeclared extras (source names) and the renames applied (source name → spec name)."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     present = list(source_schema(spark, source, uri))
     check_columns(spec, present, uri, require_target=require_target)
     declared = spec.columns.raw_columns
-    extras = [c for c in present if c not in declared]
+    source_names = {c: spec.columns.source_name(c) for c in declared}
+    extras = [c for c in present if c not in source_names.values()]
     if source.format in ("csv", "json"):
         fields = [StructField(c, StringType()) for c in present] + [StructField(CORRUPT, StringType())]
         df = _read_text_format(spark, source, uri, StructType(fields))
@@ -72,9 +104,14 @@ def read_source(
             "_source_file", F.input_file_name()
         )
     cols = [
-        (F.col(c).cast("string") if c in present else F.lit(None).cast("string")).alias(c) for c in declared
+        (
+            F.col(f"`{source_names[c]}`").cast("string")
+            if source_names[c] in present
+            else F.lit(None).cast("string")
+        ).alias(c)
+        for c in declared
     ]
-    return df.select(*cols, F.col(CORRUPT), F.col("_source_file")), extras
+    return df.select(*cols, F.col(CORRUPT), F.col("_source_file")), extras, renamed_columns(spec, present)
 
 
 def _valid_in(encoding: str) -> Column:
@@ -97,7 +134,7 @@ def _read_text_format(spark: SparkSession, source: SourceSpec, uri: str, schema:
     """
     from pyspark.sql import functions as F
 
-    options = {**source.reader_options(), "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    options = {**read_options(source), "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
     lines = spark.read.text(uri).select("value", F.input_file_name().alias("_source_file"))
     lines = lines.withColumn("_valid", _valid_in(source.java_encoding))
     invalid = lines.where(~F.col("_valid")).cache()
@@ -144,7 +181,7 @@ def ingest_to_bronze(
     """Replace the batch's bronze partition with the source file; returns counts and the version."""
     from pyspark.sql import functions as F
 
-    df, extras = read_source(spark, spec, source, uri, require_target=require_target)
+    df, extras, renamed = read_source(spark, spec, source, uri, require_target=require_target)
     df = df.cache()
     rows = df.count()
     bronze = df.select(
@@ -159,7 +196,16 @@ def ingest_to_bronze(
         spark, bronze, bronze_uri, f"_batch_id = {sql_literal(batch_id)}", partition_by=("_batch_id",)
     )
     df.unpersist()
-    return {"rows": rows, "bronze_version": version, "extra_columns": extras, "source_uri": uri}
+    log.info(
+        "ingested %s rows of %s into %s (batch %s); renamed %s", rows, uri, bronze_uri, batch_id, renamed
+    )
+    return {
+        "rows": rows,
+        "bronze_version": version,
+        "extra_columns": extras,
+        "renamed": renamed,
+        "source_uri": uri,
+    }
 
 
 def read_batch(spark: SparkSession, table_uri: str, batch_id: str) -> DataFrame:

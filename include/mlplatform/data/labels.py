@@ -9,6 +9,7 @@ rejected with the reason and the raw row, never silently turned into a 0.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from mlplatform.config.specs import ModelSpec
@@ -17,6 +18,8 @@ from mlplatform.io.layout import labels_batch_id
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+log = logging.getLogger("mlplatform.data")
 
 _OPPOSITES = {"1": "0", "true": "false", "yes": "no", "y": "n", "t": "f"}
 
@@ -89,30 +92,64 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
     Good rows: ``entity_id``, ``label`` (1/0), ``label_date``. Rejected rows: ``row_key``
     (``labels__{ds}:{n}``), ``entity_id`` (the raw id, may be null), ``reason`` naming the column
     and ``row_json``, the raw row.
+
+    The entity is ``labels.id_column``, else ``columns.id``; a spec with neither keys rows by
+    content, so the file must carry the content columns (``columns.content_columns``) and each
+    row's ``entity_id`` is their content key, as on the scored rows. Columns are found under their
+    source names (``columns.rename``) as in the source files.
     """
     from pyspark.sql import functions as F
+
+    from mlplatform.data.ingest import read_options
+    from mlplatform.data.row_keys import content_key
 
     labels = spec.labels
     if labels is None:
         raise LabelsError(f"model '{spec.name}' has no 'labels' section in its spec")
-    id_col = labels.id_column or spec.columns.id
-    label_col = labels.label_column or spec.columns.target
-    reader = spark.read.format(labels.source.format).options(**labels.source.options)
+    cols = spec.columns
+    reader = spark.read.format(labels.source.format).options(**read_options(labels.source))
     try:
         raw = reader.load(uri)
         present = raw.columns
     except Exception as exc:  # Spark's AnalysisException and friends: the message is what matters
         raise LabelsError(f"cannot read labels file {uri} for model '{spec.name}': {exc}") from exc
-    missing = [c for c in (id_col, label_col) if c not in present]
+
+    def in_file(name: str) -> str:
+        return name if name in present else cols.source_name(name)
+
+    label_col = labels.label_column or in_file(cols.target)
+    id_col = labels.id_column or (in_file(cols.id) if cols.id else None)
+    missing = [c for c in (id_col, label_col) if c is not None and c not in present]
     if missing:
         raise LabelsError(
             f"labels file {uri} for model '{spec.name}' lacks column(s) {missing} "
             f"(spec field 'labels.id_column'/'labels.label_column'); it has {present}"
         )
-    entity = F.trim(F.col(id_col).cast("string"))
+    if id_col is None:
+        file_cols = {c: in_file(c) for c in cols.content_columns}
+        absent = [f"'{f}'" + (f" (spec column '{c}')" if f != c else "") for c, f in file_cols.items()]
+        absent = [a for a, f in zip(absent, file_cols.values(), strict=True) if f not in present]
+        if absent:
+            raise LabelsError(
+                f"labels file {uri} for model '{spec.name}' lacks content column(s) {', '.join(absent)}: "
+                "the spec has no columns.id nor labels.id_column, so a label row is matched to its "
+                f"prediction by the content of columns {cols.content_columns}; it has {present}"
+            )
+        entity = content_key(spec, file_cols)
+        id_name = "the content columns"
+    else:
+        entity = F.trim(F.col(id_col).cast("string"))
+        id_name = id_col
+    log.info(
+        "labels file %s for model '%s': rows keyed by %s, label column '%s'",
+        uri,
+        spec.name,
+        id_name,
+        label_col,
+    )
     value = F.trim(F.col(label_col).cast("string"))
     label = label_value(spec, value)
-    reason = F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_col}")).when(
+    reason = F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_name}")).when(
         value.isNull() | (value == ""), F.lit(f"missing {label_col}")
     )
     unknown = F.concat(F.lit(f"{label_col} value '"), value, F.lit(f"' is not {label_expectation(spec)}"))
@@ -127,7 +164,7 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
         F.concat_ws(":", F.lit(labels_batch_id(ds)), F.monotonically_increasing_id().cast("string")).alias(
             "row_key"
         ),
-        F.col(id_col).cast("string").alias("entity_id"),
+        (F.col(id_col).cast("string") if id_col else entity).alias("entity_id"),
         F.col("_reason").alias("reason"),
         F.to_json(F.struct(*[F.col(c) for c in present])).alias("row_json"),
     )

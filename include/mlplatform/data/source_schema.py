@@ -56,7 +56,7 @@ def compare(recorded: dict[str, str], observed: dict[str, str]) -> SchemaDiff:
 
 def policy_violations(spec: ModelSpec, diff: SchemaDiff, uri: str) -> list[str]:
     """What the spec's policy refuses in this diff, each naming the file and columns."""
-    declared = set(spec.columns.raw_columns)
+    declared = {spec.columns.source_name(c) for c in spec.columns.raw_columns}  # the file's names
     problems = []
     if diff.added and spec.validation.extra_columns == "fail":
         problems.append(

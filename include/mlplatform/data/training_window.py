@@ -108,11 +108,13 @@ def labelled_scored_rows(
     validated: DataFrame, labels: DataFrame, spec: ModelSpec, *, start: str, as_of: str
 ) -> DataFrame:
     """Validated rows of the scoring batches dated ``start``..``as_of`` with their late label as
-    ``_label`` and their scoring date as ``_score_date``; one row per entity."""
+    ``_label`` and their scoring date as ``_score_date``; one row per entity. Rows and labels meet
+    on the row key (``data.row_keys``): the id, or the content key of a spec without ids."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    id_col = spec.columns.id
+    from mlplatform.data.row_keys import entity_key
+
     score_date = F.to_date(F.regexp_extract(F.col("_batch_id"), SCORING_BATCH_PATTERN, 1))
     day = F.to_date(F.lit(as_of))
     scored = (
@@ -134,8 +136,7 @@ def labelled_scored_rows(
     )
     joined = scored.join(
         latest,
-        (F.col(id_col).cast("string") == F.col("_label_entity"))
-        & (F.col("_label_date") >= F.col("_score_date")),
+        (entity_key(spec) == F.col("_label_entity")) & (F.col("_label_date") >= F.col("_score_date")),
         "inner",
     )
     answered = Window.partitionBy("_label_entity").orderBy(F.desc("_score_date"), F.desc("_row_id"))

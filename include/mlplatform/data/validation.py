@@ -4,77 +4,77 @@ The expectation suite is derived from the model spec. GX runs on the Spark DataF
 COMPLETE result format, which lists the ``_row_id`` of every unexpected row; those rows go to the
 quarantine table with every expectation they failed, the others are cast to their types and
 written to the validated table. Nothing is dropped silently: bronze rows = validated + quarantined.
+
+Values listed in ``columns.missing_values`` are read as null before typing, validation and
+imputation, and counted; exact duplicate rows and derived features' out-of-domain values are
+checked beside the suite (``data.row_checks``). Without ``columns.id`` each row's content key
+(``data.row_keys``) is its key and goes to the validated table as ``_content_key``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
-from mlplatform.core.errors import DataProblem
 from mlplatform.data.ingest import CORRUPT, UNDECODABLE_MARKER
+from mlplatform.data.outcomes import (
+    FLOAT_MAX,
+    INVALID_ENCODING,
+    NON_FINITE_REGEX,
+    NUMBER_REGEX,
+    NUMBER_SUFFIX,
+    RAW_SUFFIX,
+    SENTINEL_SUFFIX,
+    TIMESTAMP_REGEX,
+    DataQualityError,
+    ExpectationOutcome,
+    ValidationOutcome,
+    failure_message,
+    results_rows,
+    summarise,
+    table_level_failures,
+)
+from mlplatform.data.row_keys import CONTENT_KEY, DUPLICATE_KEY, content_key, duplicate_key, is_sentinel
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-NUMBER_REGEX = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
-TIMESTAMP_REGEX = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
-NON_FINITE_REGEX = r"^[+-]?(inf|infinity|nan)$"
-RAW_SUFFIX = "__raw"
-NUMBER_SUFFIX = "__number"  # a regression target as a double, for its finite check
-INVALID_ENCODING = "_invalid_encoding"
-FLOAT_MAX = 1.7976931348623157e308
-
-
-class DataQualityError(DataProblem, RuntimeError):
-    """The batch failed validation as a whole; the message names the expectations and columns."""
-
-
-@dataclass(frozen=True)
-class ExpectationOutcome:
-    expectation: str
-    column: str | None
-    success: bool
-    unexpected_count: int
-    unexpected_percent: float
-    element_count: int
-    row_ids: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return f"{self.expectation}({self.column})" if self.column else self.expectation
-
-
-@dataclass
-class ValidationOutcome:
-    total_rows: int
-    outcomes: list[ExpectationOutcome]
-    reasons_by_row: dict[str, list[str]] = field(default_factory=dict)
-    data_docs_uri: str | None = None
-
-    @property
-    def bad_rows(self) -> int:
-        return len(self.reasons_by_row)
-
-    @property
-    def bad_fraction(self) -> float:
-        return self.bad_rows / self.total_rows if self.total_rows else 0.0
-
-    def worst(self, n: int = 3) -> list[ExpectationOutcome]:
-        failed = [o for o in self.outcomes if not o.success]
-        return sorted(failed, key=lambda o: o.unexpected_count, reverse=True)[:n]
+__all__ = [
+    "FLOAT_MAX",
+    "INVALID_ENCODING",
+    "NON_FINITE_REGEX",
+    "NUMBER_REGEX",
+    "NUMBER_SUFFIX",
+    "RAW_SUFFIX",
+    "SENTINEL_SUFFIX",
+    "TIMESTAMP_REGEX",
+    "DataQualityError",
+    "ExpectationOutcome",
+    "ValidationOutcome",
+    "build_suite",
+    "failure_message",
+    "prepare_for_validation",
+    "quarantine_frame",
+    "results_rows",
+    "run_gx",
+    "summarise",
+    "table_level_failures",
+    "validated_frame",
+]
 
 
 def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bool) -> DataFrame:
-    """Trim strings, treat blanks as null, and add typed numeric columns beside the raw ones.
+    """Trim strings, treat blanks and missing-value sentinels as null, and add typed numeric
+    columns beside the raw ones.
 
     ``<col>__raw`` keeps the trimmed string so that a value that is not a number is reported as
-    such, while ``<col>`` holds the number (null when it does not parse).
+    such, while ``<col>`` holds the number (null when it does not parse). A column with
+    ``columns.missing_values`` gets ``<col>__sentinel`` (was the value a sentinel?) for the count.
+    The row's content key (``_content_key``, without an id) and duplicate key are added too.
     """
     from pyspark.sql import functions as F
 
@@ -86,11 +86,15 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
         F.when(~undecodable, F.col(CORRUPT)).alias(CORRUPT),
         F.when(undecodable, F.lit(spec_encoding(spec, require_target))).alias(INVALID_ENCODING),
     ]
+    out.append((content_key(spec) if cols.id is None else duplicate_key(spec)).alias(DUPLICATE_KEY))
     for name in cols.raw_columns:
         trimmed = F.trim(F.col(name))
-        value = F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
+        sentinel = is_sentinel(spec, name, trimmed)
+        value = F.when((trimmed != "") & ~sentinel, trimmed)
+        if cols.missing_values.get(name):
+            out.append(sentinel.alias(name + SENTINEL_SUFFIX))
         if name in cols.numeric:
-            number = F.expr(f"try_cast(nullif(trim(`{name}`), '') as double)")
+            number = F.when(~sentinel, F.expr(f"try_cast(nullif(trim(`{name}`), '') as double)"))
             if name in spec.validation.allow_non_finite:
                 # Declared as allowed: inf/NaN spellings and overflows are missing values, not errors.
                 value = F.when(~value.rlike("(?i)" + NON_FINITE_REGEX), value)
@@ -99,10 +103,12 @@ def prepare_for_validation(df: DataFrame, spec: ModelSpec, *, require_target: bo
             out.append(number.alias(name))
         elif name in timestamps:
             out.append(value.alias(name + RAW_SUFFIX))
-            out.append(F.expr(f"try_to_timestamp(nullif(trim(`{name}`), ''))").alias(name))
+            out.append(F.when(~sentinel, F.expr(f"try_to_timestamp(nullif(trim(`{name}`), ''))")).alias(name))
         else:
             out.append(value.alias(name))
     prepared = df.select(*out)
+    if cols.id is None:  # without an id, what copies share is the row's key
+        prepared = prepared.withColumn(CONTENT_KEY, F.col(DUPLICATE_KEY))
     if require_target:
         from mlplatform.data.labels import label_value
 
@@ -138,7 +144,8 @@ def build_suite(spec: ModelSpec, *, require_target: bool) -> list[Any]:
     ]
     timestamps = time_columns(spec)
     needs_time = [cols.event_time] if cols.event_time and spec.features.aggregates else []
-    required = [cols.id, *rules.required, *needs_time] + ([cols.target] if require_target else [])
+    ids = [cols.id] if cols.id else []
+    required = [*ids, *rules.required, *needs_time] + ([cols.target] if require_target else [])
     for name in dict.fromkeys(required):
         column = name + RAW_SUFFIX if name in cols.numeric or name in timestamps else name
         suite.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
@@ -292,34 +299,30 @@ def run_gx(
             row_ids=ids,
         )
         outcomes.append(outcome)
-        for row_id in ids:
+    from mlplatform.data.row_checks import row_checks
+
+    outcomes += row_checks(prepared, spec, total)
+    for outcome in outcomes:
+        for row_id in outcome.row_ids:
             reasons[row_id].append(outcome.label)
+    keys = _bad_row_keys(prepared, spec, list(reasons))
     docs_uri = None
     if gx_project_dir:
         context.build_data_docs()
         index = Path(gx_project_dir) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
         docs_uri = str(index) if index.exists() else None
-    return ValidationOutcome(total, outcomes, dict(reasons), docs_uri)
+    return ValidationOutcome(total, outcomes, dict(reasons), docs_uri, keys)
 
 
-def table_level_failures(outcome: ValidationOutcome, spec: ModelSpec | None = None) -> list[str]:
-    """Failures that concern the batch as a whole and fail the run whatever the bad-row share.
+def _bad_row_keys(prepared: DataFrame, spec: ModelSpec, row_ids: list[str]) -> dict[str, str]:
+    """The content keys of the bad rows of a spec without ids (their quarantine ``entity_id``)."""
+    from pyspark.sql import functions as F
 
-    Table expectations (row count bounds) always; duplicated keys when the spec's
-    ``validation.duplicate_keys`` is ``fail`` (the duplicated rows are still quarantined).
-    """
-    failures = [
-        f"{o.label} failed (observed {o.element_count} rows)"
-        for o in outcome.outcomes
-        if not o.success and not o.row_ids and o.expectation.startswith("expect_table")
-    ]
-    if spec is not None and spec.validation.duplicate_keys == "fail":
-        failures += [
-            f"{o.label} failed: {o.unexpected_count} rows share a key in column '{o.column}'"
-            for o in outcome.outcomes
-            if not o.success and o.expectation == "expect_column_values_to_be_unique"
-        ]
-    return failures
+    if spec.columns.id is not None or not row_ids:
+        return {}
+    bad = prepared.sparkSession.createDataFrame([(r,) for r in row_ids], "_row_id string")
+    rows = prepared.join(F.broadcast(bad), "_row_id", "inner").select("_row_id", CONTENT_KEY).collect()
+    return {str(r["_row_id"]): str(r[CONTENT_KEY]) for r in rows}
 
 
 def quarantine_frame(
@@ -330,21 +333,26 @@ def quarantine_frame(
     model: str,
     batch_id: str,
     run_id: str,
-    id_column: str,
+    id_column: str | None,
 ) -> DataFrame:
-    """Quarantine rows: the raw bronze row as JSON with every reason it failed, keyed by its row key."""
+    """Quarantine rows: the raw bronze row as JSON with every reason it failed, keyed by its row key.
+
+    ``entity_id`` is the id column's value, or without one (``id_column`` None) the row's content key.
+    """
     from pyspark.sql import functions as F
 
     reasons = spark.createDataFrame(
-        [(rid, rs) for rid, rs in outcome.reasons_by_row.items()], "_row_id string, reasons array<string>"
+        [(rid, rs, outcome.keys_by_row.get(rid)) for rid, rs in outcome.reasons_by_row.items()],
+        "_row_id string, reasons array<string>, _key string",
     )
+    entity = F.col(id_column).cast("string") if id_column else F.col("_key")
     payload = [c for c in bronze.columns if not c.startswith("_") or c == CORRUPT]
     return bronze.join(F.broadcast(reasons), "_row_id", "inner").select(
         F.lit(model).alias("model_name"),
         F.lit(batch_id).alias("batch_id"),
         F.lit(run_id).alias("run_id"),
         F.col("_row_id").alias("row_key"),
-        F.col(id_column).cast("string").alias("entity_id"),
+        entity.alias("entity_id"),
         F.col("reasons"),
         F.to_json(F.struct(*[F.col(c) for c in payload])).alias("row_json"),
         F.current_timestamp().alias("quarantined_at"),
@@ -359,51 +367,7 @@ def validated_frame(spark: SparkSession, prepared: DataFrame, outcome: Validatio
     keep = [
         c
         for c in prepared.columns
-        if not c.endswith((RAW_SUFFIX, NUMBER_SUFFIX)) and c not in (CORRUPT, INVALID_ENCODING)
+        if not c.endswith((RAW_SUFFIX, NUMBER_SUFFIX, SENTINEL_SUFFIX))
+        and c not in (CORRUPT, INVALID_ENCODING, DUPLICATE_KEY)
     ]
     return prepared.join(F.broadcast(bad), "_row_id", "left_anti").select(*keep)
-
-
-def results_rows(
-    outcome: ValidationOutcome, *, model: str, batch_id: str, run_id: str
-) -> list[dict[str, Any]]:
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-    return [
-        {
-            "model_name": model,
-            "batch_id": batch_id,
-            "run_id": run_id,
-            "expectation": o.expectation,
-            "column": o.column,
-            "success": o.success,
-            "unexpected_count": o.unexpected_count,
-            "unexpected_percent": o.unexpected_percent,
-            "element_count": o.element_count,
-            "data_docs_uri": outcome.data_docs_uri,
-            "validated_at": now,
-        }
-        for o in outcome.outcomes
-    ]
-
-
-def failure_message(spec: ModelSpec, table: str, outcome: ValidationOutcome) -> str:
-    worst = "; ".join(
-        f"{o.label}: {o.unexpected_count} rows ({o.unexpected_percent:.1f}%)" for o in outcome.worst()
-    )
-    return (
-        f"table {table}: {outcome.bad_rows} of {outcome.total_rows} rows ({outcome.bad_fraction:.1%}) failed "
-        f"validation for model '{spec.name}', above validation.max_bad_row_fraction="
-        f"{spec.validation.max_bad_row_fraction}; worst: {worst}. Failing rows are in the quarantine table."
-    )
-
-
-def summarise(outcome: ValidationOutcome) -> dict[str, Any]:
-    return {
-        "rows": outcome.total_rows,
-        "bad_rows": outcome.bad_rows,
-        "bad_fraction": round(outcome.bad_fraction, 6),
-        "failed_expectations": [o.label for o in outcome.outcomes if not o.success],
-        "data_docs_uri": outcome.data_docs_uri,
-    }

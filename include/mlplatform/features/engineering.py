@@ -6,30 +6,43 @@ category vocabularies, one-hot column names, target encodings) on the training s
 call the same ``apply_features`` with the same state, so the features a model sees at scoring
 equal those it saw in training. The state's ``feature_names`` are the booster's features.
 
+Rows are keyed by ``data.row_keys``: the id, or the content key of a spec without ids; the hash
+split uses that key, so exact copies always fall on the same side. One-hot columns have readable
+escaped names (``features.naming``); ``feature_labels`` shows each one's exact category text.
+
 Windowed aggregates are point-in-time: a row sees only its entity's strictly earlier rows (of the
 frame and of the optional ``history``), never itself or later rows.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.specs import ModelSpec
 from mlplatform.core.errors import ConfigError
+from mlplatform.data.row_keys import entity_key, holdout_copies, key_column
+from mlplatform.features.derived import derived_columns
+from mlplatform.features.naming import feature_labels, one_hot_names
+
+__all__ = ["apply_features", "feature_labels", "fit_feature_state", "holdout_copies", "split_column"]
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
+
+log = logging.getLogger("mlplatform.features")
 
 STATE_FORMAT = 2
 SPLIT_BUCKETS = 10_000
 
 
 def split_column(spec: ModelSpec) -> Column:
-    """Deterministic train/holdout assignment from a hash of the entity id and the seed."""
+    """Deterministic train/holdout assignment from a hash of the row key (the id, or the content
+    key of a spec without ids) and the seed: rows sharing a key share a side."""
     from pyspark.sql import functions as F
 
-    bucket = F.pmod(F.xxhash64(F.col(spec.columns.id), F.lit(spec.training.seed)), F.lit(SPLIT_BUCKETS))
+    key = F.col(key_column(spec))
+    bucket = F.pmod(F.xxhash64(key, F.lit(spec.training.seed)), F.lit(SPLIT_BUCKETS))
     cut = int(spec.training.holdout_fraction * SPLIT_BUCKETS)
     return F.when(bucket < cut, F.lit("holdout")).otherwise(F.lit("train"))
 
@@ -84,30 +97,22 @@ def fit_feature_state(train: DataFrame, spec: ModelSpec) -> dict[str, Any]:
     elif encoding == "target":
         state["target_encoding"] = _fit_target_encoding(train, spec, vocab)
     state["feature_names"] = _output_names(spec, state)
+    state["feature_labels"] = feature_labels(state)
+    log.info(
+        "fitted feature state of model '%s': %s features (%s encoding), vocabulary sizes %s",
+        spec.name,
+        len(state["feature_names"]),
+        encoding,
+        {c: len(v) for c, v in vocab.items()},
+    )
     return state
 
 
-def _sanitise(value: str) -> str:
-    return re.sub(r"[^0-9A-Za-z_]+", "_", value).strip("_") or "value"
-
-
 def _one_hot_names(spec: ModelSpec, vocab: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Per categorical: ``<col>__<value>`` for each vocabulary value, then ``<col>__other``; all unique."""
+    """Per categorical: a readable name per vocabulary value, then ``<col>__OTHER__``; all unique."""
     categorical = set(spec.columns.categorical)
-    used = {n for n in spec.model_features if n not in categorical}
-
-    def claim(name: str) -> str:
-        candidate, i = name, 2
-        while candidate in used:
-            candidate, i = f"{name}_{i}", i + 1
-        used.add(candidate)
-        return candidate
-
-    names: dict[str, list[str]] = {}
-    for col in spec.columns.categorical:
-        other = claim(f"{col}__other")
-        names[col] = [*(claim(f"{col}__{_sanitise(v)}") for v in vocab[col]), other]
-    return names
+    taken = [n for n in spec.model_features if n not in categorical]
+    return one_hot_names(spec.columns.categorical, vocab, taken)
 
 
 def _fit_target_encoding(train: DataFrame, spec: ModelSpec, vocab: dict[str, list[str]]) -> dict[str, Any]:
@@ -166,29 +171,6 @@ def _check_state(spec: ModelSpec, state: dict[str, Any]) -> None:
         )
 
 
-def _derived_column(feat: Any, cols: dict[str, Column]) -> Column:
-    from pyspark.sql import functions as F
-
-    if feat.op == "log1p":
-        return F.log1p(F.greatest(cols[feat.inputs[0]], F.lit(0.0)))
-    if feat.op == "ratio":
-        num, den = cols[feat.inputs[0]], cols[feat.inputs[1]]
-        return F.when(den == 0, F.lit(None)).otherwise(num / den)
-    if feat.op == "date_part":
-        part = {"year": F.year, "month": F.month, "dayofweek": F.dayofweek, "dayofmonth": F.dayofmonth}
-        ts = F.to_timestamp(F.col(feat.inputs[0]))
-        return part.get(feat.part, F.hour)(ts).cast("double")
-    value = cols[feat.inputs[0]]
-    if feat.op == "bucketize":
-        # Bucket i holds boundaries[i-1] <= x < boundaries[i]; null stays null.
-        return sum(((value >= F.lit(float(b))).cast("double") for b in feat.boundaries), F.lit(0.0))
-    if feat.lower is not None:
-        value = F.greatest(value, F.lit(float(feat.lower)))
-    if feat.upper is not None:
-        value = F.least(value, F.lit(float(feat.upper)))
-    return value
-
-
 def _event_seconds(spec: ModelSpec) -> Column:
     from pyspark.sql import functions as F
 
@@ -236,7 +218,8 @@ def apply_features(
     with_split: bool,
     history: DataFrame | None = None,
 ) -> DataFrame:
-    """Model features (doubles, NaN for missing) plus ``_row_id``, the id and the label if present.
+    """Model features (doubles, NaN for missing) plus ``_row_id``, the row key as ``entity_id``
+    (the id, or the content key) and the label if present.
 
     ``history`` (earlier validated rows of the model) feeds the windowed aggregates only; just
     ``df``'s rows are returned.
@@ -251,14 +234,14 @@ def apply_features(
         value = F.col(name).cast("double")
         fill = state["impute"].get(name)
         cols[name] = F.coalesce(value, F.lit(float(fill))) if fill is not None else value
-    for feat in spec.features.derived:
-        cols[feat.name] = _derived_column(feat, cols)
+    for name, derived in derived_columns(spec, cols).items():
+        cols[name] = derived.value  # null outside the op's domain (validation counted those)
     for i, agg in enumerate(spec.features.aggregates):
         cols[agg.name] = F.col(f"_agg_out_{i}")
     for name in spec.columns.categorical:
         cols.update(_encoded_columns(name, spec, state))
     nan = F.lit(float("nan"))
-    out = [F.col("_row_id"), F.col(spec.columns.id).cast("string").alias("entity_id")]
+    out = [F.col("_row_id"), entity_key(spec).alias("entity_id")]
     if "_label" in df.columns:
         out.append(F.col("_label").cast("double").alias("label"))
     if with_split:

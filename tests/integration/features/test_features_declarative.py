@@ -157,8 +157,8 @@ def test_one_hot_learnt_from_train_and_applied_without_skew(spark) -> None:  # t
         "channel__web",
         "channel__in_store",
         "channel__app_v2",
-        "channel__other_2",
         "channel__other",
+        "channel__OTHER__",
     ]
     assert spec.model_features == ["amount", "channel"]  # the base list stays what the spec knows
     stored = json.loads(json.dumps(state, sort_keys=True, allow_nan=False))
@@ -170,7 +170,7 @@ def test_one_hot_learnt_from_train_and_applied_without_skew(spark) -> None:  # t
     assert both["t0"][1:] == [1.0, 0.0, 0.0, 0.0, 0.0]
     assert both["t3"][1:] == [0.0, 1.0, 0.0, 0.0, 0.0]
     assert both["t6"][1:] == [0.0, 0.0, 0.0, 1.0, 0.0]  # the value "other" has its own column
-    assert alone["s0"][1:] == [0.0, 0.0, 0.0, 0.0, 1.0]  # unseen → only <col>__other
+    assert alone["s0"][1:] == [0.0, 0.0, 0.0, 0.0, 1.0]  # unseen → only <col>__OTHER__
     assert all(math.isnan(v) for v in alone["s4"][1:])  # null stays missing everywhere
 
 
