@@ -87,12 +87,19 @@ class _Ranking:
         sorted_scores = s[self.order]
         self.y_sorted = y[self.order].astype(np.float64)
         self.starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+        self.tied = len(self.starts) < len(s)
+
+    def _per_group(self, sorted_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positive and negative weight per tie group (the rows themselves when no scores tie)."""
+        pos = sorted_weights * self.y_sorted
+        neg = sorted_weights - pos  # exact: resample counts are whole numbers
+        if not self.tied:
+            return pos, neg
+        return np.add.reduceat(pos, self.starts, axis=1), np.add.reduceat(neg, self.starts, axis=1)
 
     def auc_ap(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """AUC and average precision per row of ``weights`` (resample counts, original row order)."""
-        w = weights[:, self.order]
-        pos = np.add.reduceat(w * self.y_sorted, self.starts, axis=1)
-        neg = np.add.reduceat(w * (1.0 - self.y_sorted), self.starts, axis=1)
+        pos, neg = self._per_group(weights[:, self.order])
         tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
         total_pos, total_neg = tp[:, -1], fp[:, -1]
         # A positive beats every negative in a lower group and ties half of its own group.
@@ -104,9 +111,7 @@ class _Ranking:
 
     def auc(self, weights: np.ndarray) -> np.ndarray:
         """AUC per row of ``weights`` (resample counts, original row order), without AP."""
-        w = weights[:, self.order]
-        pos = np.add.reduceat(w * self.y_sorted, self.starts, axis=1)
-        neg = np.add.reduceat(w * (1.0 - self.y_sorted), self.starts, axis=1)
+        pos, neg = self._per_group(weights[:, self.order])
         fp = np.cumsum(neg, axis=1)
         total_pos, total_neg = pos.sum(axis=1), fp[:, -1]
         return (pos * (total_neg[:, None] - fp + 0.5 * neg)).sum(axis=1) / (total_pos * total_neg)
