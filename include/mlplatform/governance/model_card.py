@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlplatform.config.specs import DriftSpec, ModelSpec
 
 CARD_FORMAT = 1
+TOP_FEATURES = 10
 IMBALANCE_RATE = 0.2
 SMALL_HOLDOUT_ROWS = card_tasks.SMALL_HOLDOUT_ROWS
 WIDE_AUC_INTERVAL = card_tasks.WIDE_AUC_INTERVAL
@@ -207,7 +208,7 @@ def _limitations(
 def _top_features(top_features: list[dict[str, Any]], labels: dict[str, str] | None) -> list[dict[str, Any]]:
     """The overall SHAP rows (no ``class_label``), with each feature's human label when labels are given."""
     out = []
-    overall = [row for row in top_features if row.get("class_label") is None]
+    overall = [row for row in top_features if row.get("class_label") is None][:TOP_FEATURES]
     for rank, row in enumerate(overall, start=1):
         item = {
             "rank": int(row.get("rank", rank)),
@@ -235,8 +236,10 @@ def build_model_card(
     """The card of one model version as a JSON-serialisable dict (deterministic for equal inputs).
 
     The task is the spec's. ``metrics`` is the evaluation report (or flat metrics);
-    ``top_features`` the SHAP importance rows (rows with a ``class_label`` fill the multiclass
-    ``class_features``); with ``feature_labels`` each feature row carries its human ``label``.
+    ``top_features`` the SHAP importance rows (``shap_importance_rows``; the card keeps the first
+    ``TOP_FEATURES`` overall rows, and rows with a ``class_label`` fill the multiclass
+    ``class_features``); with ``feature_labels`` each feature row carries its human ``label``
+    (None where the feature has none).
     """
     spec = _model_spec(spec_dict_or_spec)
     report = metrics or {}

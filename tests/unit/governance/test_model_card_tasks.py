@@ -161,7 +161,7 @@ def test_regression_card_and_markdown(churn_spec, reg_report) -> None:  # type: 
     md = render_model_card_markdown(card)
     sections = re.findall(r"^## (.+)$", md, flags=re.MULTILINE)
     assert sections[3:5] == ["Metrics", "Residuals"]
-    assert "Target: the value of `monthly_spend` (regression, squared error)." in md
+    assert "Target: the value of `monthly_spend` (regression, squared error); judged by RMSE." in md
     rmse, ci = reg_report["metrics"]["rmse"], reg_report["confidence_intervals"]["rmse"]
     assert f"| rmse | {rmse:.4f} | {ci['low']:.4f} to {ci['high']:.4f} |" in md
     assert f"| p95 | {reg_report['residuals']['quantiles']['p95']:.4f} |" in md
@@ -188,3 +188,13 @@ def test_binary_card_shows_labels_beside_names(churn_spec) -> None:  # type: ign
     md = render_model_card_markdown(card)
     assert "| 2 | contract__one_year | contract = One year | 0.3000 |" in md
     assert "Promotion gates" not in md and "Classes" not in md
+
+
+def test_card_keeps_the_first_ten_overall_features(churn_spec) -> None:  # type: ignore[no-untyped-def]
+    rows = [
+        {"feature": f"f{i}", "mean_abs_shap": 1.0 / (i + 1), "rank": i + 1, "class_label": None}
+        for i in range(15)
+    ]
+    card = build_model_card(churn_spec, 1, {}, rows + _importance()[2:], {}, {}, "v", {})
+    assert [r["feature"] for r in card["top_features"]] == [f"f{i}" for i in range(10)]
+    assert "class_features" not in card  # binary: per-class rows are not a binary card's
