@@ -263,7 +263,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     if "champion_metrics" in summary:
         m = summary["champion_metrics"]
         shown = [(k, m[k]) for k in SUMMARY_METRICS if m.get(k) is not None]
-        lines.append("Champion holdout metrics: " + "  ".join(f"{SUMMARY_METRICS[k]} {v:.4f}" for k, v in shown))
+        lines.append(
+            "Champion holdout metrics: " + "  ".join(f"{SUMMARY_METRICS[k]} {v:.4f}" for k, v in shown)
+        )
     lines.append("")
     lines.append("Scoring batches:")
     for row in summary["scoring"]:

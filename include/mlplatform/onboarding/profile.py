@@ -2,8 +2,8 @@
 
 Spark reads every column as text (as ingest does), takes a sample, and computes per column:
 blank and distinct counts, how many values parse as numbers (and integers) or timestamps, the
-number range, counts of missing-looking tokens, and the value counts, split by target class for
-a classifier. Only counts reach the driver; ``mlplatform.onboarding.infer`` decides from them, so
+number range, and the value counts (split by target class for a classifier), from which the
+missing-looking words (``unknown``, ``?``) are counted. Only counts reach the driver; ``mlplatform.onboarding.infer`` decides from them, so
 the decisions are testable without a JVM.
 """
 
@@ -91,16 +91,11 @@ def collect_profile(
             F.stddev(number).alias(f"stddev_{i}"),
             F.count(F.when(text.rlike(TIMESTAMP_REGEX), 1)).alias(f"timestamps_{i}"),
         ]
-        exprs += [
-            F.count(F.when(F.lower(text) == token, 1)).alias(f"token_{i}_{j}")
-            for j, token in enumerate(MISSING_TOKENS)
-        ]
     stats = df.agg(*exprs).first().asDict()
     rows = int(stats["_rows"])
     columns: list[dict[str, Any]] = []
     for i, name in enumerate(names):
         present = int(stats[f"present_{i}"])
-        tokens = {t: int(stats[f"token_{i}_{j}"]) for j, t in enumerate(MISSING_TOKENS)}
         columns.append(
             {
                 "name": name,
@@ -115,7 +110,6 @@ def collect_profile(
                 "mean": stats[f"mean_{i}"],
                 "stddev": stats[f"stddev_{i}"],
                 "timestamps": int(stats[f"timestamps_{i}"]),
-                "tokens": {t: n for t, n in tokens.items() if n},
             }
         )
     by_name = {c["name"]: c for c in columns}
@@ -128,6 +122,12 @@ def collect_profile(
         "columns": columns,
     }
     _value_counts(df, profile, by_name)
+    for column in columns:
+        tokens: dict[str, int] = {}
+        for value, n in (column["counts"] or {}).items():
+            if value.strip().lower() in MISSING_TOKENS:
+                tokens[value.strip().lower()] = tokens.get(value.strip().lower(), 0) + n
+        column["tokens"] = tokens
     task = infer_task(by_name[target])[0]
     profile["task"] = task
     if task == "regression":
@@ -138,14 +138,16 @@ def collect_profile(
 
 def _value_key(column: dict[str, Any]) -> tuple[Column | None, bool]:
     """How a column's values are counted: exactly (few distinct values), numbers to 4 significant
-    digits (many distinct numbers: ordering and sentinels survive), or not at all (free text)."""
+    digits and other text as is (many distinct numbers: ordering, sentinels and missing-looking
+    words survive), or not at all (free text)."""
     from pyspark.sql import functions as F
 
     name = column["name"]
     if column["distinct"] <= EXACT_VALUES_MAX:
         return _text(name), False
     if column["present"] and column["numeric"] >= 0.9 * column["present"]:
-        return F.format_string("%.4g", _number(name)).try_cast("double").cast("string"), True
+        number = F.format_string("%.4g", _number(name)).try_cast("double").cast("string")
+        return F.coalesce(number, _text(name)), True
     return None, False
 
 
