@@ -108,12 +108,12 @@ def cmd_spec_check(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
         report = check_spec(get_spark(settings), spec, settings, data=args.data, sample_rows=args.sample_rows)
-    except ConfigError as exc:  # a refused source path, a feature state that cannot be fitted
-        print(f"spec check: model spec {args.spec}: {exc}", file=sys.stderr)
-        return 2
-    except DataProblem as exc:  # unreadable file, missing column
+    except DataProblem as exc:  # unreadable file, missing column: the batch would fail
         print(f"spec check: FAIL: {exc}", file=sys.stderr)
         return 1
+    except (ConfigError, ValueError) as exc:  # a refused source path, an unknown expectation
+        print(f"spec check: model spec {args.spec}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
