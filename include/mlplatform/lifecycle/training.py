@@ -189,7 +189,7 @@ def _package_explanation(
         p.spec,
         model.version,
         report,
-        importance[:10],
+        importance,
         json.loads(entry["training_inputs"] or "{}"),
         json.loads(entry["params"] or "{}"),
         entry["code_version"] or "unknown",
@@ -268,7 +268,7 @@ def explain(
     shap_df = p.spark.createDataFrame(rows, TABLES["shap_importance"].ddl)
     p.replace("shap_importance", shap_df, f"{p.model_key()} AND version = {int(model.version)}")
     overall = [r for r in importance if r.get("class_label") is None]
-    card_uri = _package_explanation(p, ctx, model, html, overall, labels)
+    card_uri = _package_explanation(p, ctx, model, html, importance, labels)
     p.wrote_file("model_card", card_uri)
     log.info(
         "explained v%s on %s holdout rows; top features %s%s",
