@@ -48,12 +48,13 @@ def _ctx(model: str, dag: str, task: str, ds: str, run_id: str):  # type: ignore
     return RunContext(run_id, f"{model}_{dag}", task, datetime.fromisoformat(ds).replace(tzinfo=UTC), "test")
 
 
-def _train(model: str, settings: Any, run_id: str) -> dict[str, Any]:
+def _train(model: str, settings: Any, run_id: str, featured: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The training chain; given an earlier run's featured batch, from ``train`` on (same rows)."""
     from mlplatform.lifecycle.runner import run_step
 
     out: dict[str, Any] = {}
-    value: Any = "training"
-    for task, input_name in TRAINING_CHAIN:
+    value: Any = featured or "training"
+    for task, input_name in TRAINING_CHAIN[3 if featured else 0 :]:
         ctx = _ctx(model, "training", task, TRAIN_DATE, run_id)
         value = run_step(task, model, ctx, settings=settings, **{input_name: value})
         out[task] = value
@@ -115,7 +116,7 @@ def lifecycle(request, spark, tmp_path_factory) -> dict[str, Any]:  # type: igno
     )
     first = _train(model, settings, "manual__v1")
     days = {ds: _score(model, settings, ds) for ds in (CLEAN_DATE, DRIFT_DATE)}
-    second = _train(model, settings, "manual__v2")
+    second = _train(model, settings, "manual__v2", featured=first["build_features"])
     return {"model": model, "settings": settings, "layout": layout, "v1": first, "v2": second, "days": days}
 
 

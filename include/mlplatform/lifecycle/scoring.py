@@ -289,7 +289,17 @@ def check_drift(p: Platform, ctx: RunContext, *, scored: ScoredBatch | dict[str,
     p.replace("drift_metrics", df, _date_key(p, "score_date", ctx.ds))
     days = p.spec.drift.history_days
     history_cols = ["score_date", "scope", "feature", "metric", "value", "threshold", "drifted"]
-    perf_cols = ["score_date", "auc", "precision", "recall", "labeled_rows"]
+    perf_cols = [
+        "score_date",
+        "labeled_rows",
+        "auc",
+        "precision",
+        "recall",
+        "accuracy",
+        "macro_f1",
+        "rmse",
+        "mae",
+    ]
     report_uri = p.layout.drift_report(p.model, ctx.ds)
     html = render_drift_report(
         drifts,

@@ -89,17 +89,31 @@ def _history_chart(history: list[dict]) -> str | None:
         return png_base64(figure_png(fig))
 
 
+PERFORMANCE_SERIES = (
+    (("auc", "precision", "recall", "accuracy", "macro_f1"), "share", (0.0, 1.0)),
+    (("rmse", "mae"), "error (target units)", None),
+)
+
+
 def _performance_chart(performance: list[dict]) -> str | None:
-    """AUC, precision and recall at the threshold per scoring date, once labels arrived."""
-    rows = sorted((r for r in performance if r.get("auc") is not None), key=lambda r: r["score_date"])
-    if not rows:
+    """The labelled metrics per scoring date, once labels arrived: AUC, precision and recall
+    (binary), macro AUC, accuracy and macro-F1 (multiclass) or RMSE and MAE (regression)."""
+    present = [
+        ([k for k in keys if any(r.get(k) is not None for r in performance)], ylabel, limits)
+        for keys, ylabel, limits in PERFORMANCE_SERIES
+    ]
+    shown, ylabel, limits = next((series for series in present if series[0]), ([], "", None))
+    if not shown:
         return None
+    rows = sorted((r for r in performance if r.get(shown[0]) is not None), key=lambda r: r["score_date"])
     with new_figure(9.0, 3.6) as fig:
         ax = fig.add_subplot()
         dates = [r["score_date"] for r in rows]
-        for key in ("auc", "precision", "recall"):
-            ax.plot(dates, [r[key] for r in rows], marker="o", label=key)
-        ax.set_ylim(0.0, 1.0)
+        for key in shown:
+            ax.plot(dates, [r.get(key) for r in rows], marker="o", label=key)
+        if limits:
+            ax.set_ylim(*limits)
+        ax.set_ylabel(ylabel)
         ax.set_title("Performance over time (late labels joined to predictions)")
         ax.legend()
         _daily_axis(ax)
