@@ -117,3 +117,22 @@ def test_check_fails_a_batch_over_the_bad_row_limit(env, capsys, tmp_path: Path)
     assert "expect_column_values_to_match_regex(amount): 10 rows" in out
     assert "line 62 (id=60)" in out  # the first bad row is the file's line 62
     assert _snapshot(env["lake"]) == before
+
+
+def test_regression_data_with_a_leaking_column(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.cli import main
+
+    rows = ["Order ID,Basket Size,channel,refund_total,delivery_hours"]
+    for i in range(400):
+        hours = 5 + (i * 37) % 90 + 0.5
+        rows.append(f"{i},{1 + (i * 7) % 11},{'web' if i % 3 else 'shop'},{hours * 3 + 1:.1f},{hours}")
+    data = env["datasets"] / "orders.csv"
+    data.write_text("\n".join(rows) + "\n")
+    assert main(["spec", "init", str(data), "--target", "delivery_hours"]) == 0
+    out = capsys.readouterr().out
+    spec = load_spec(env["specs"] / "orders.yaml")
+    assert (spec.task, spec.columns.id, spec.columns.target) == ("regression", "order_id", "delivery_hours")
+    assert spec.columns.rename == {"Order ID": "order_id", "Basket Size": "basket_size"}
+    assert spec.columns.numeric == ["basket_size"] and spec.columns.categorical == ["channel"]
+    assert "left out: refund_total: single-feature |Spearman| 1.000" in out
+    assert spec.promotion.max_rmse is not None and spec.promotion.min_r2 == 0.0

@@ -48,3 +48,15 @@ def test_the_makefile_and_run_agree_on_airflow_settings() -> None:
         assert f"export {name} := {env[name]}" in makefile
     assert "export AIRFLOW__LOGGING__LOGGING_LEVEL ?= WARNING" in makefile
     assert env["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "WARNING"
+
+
+def test_help_lists_the_onboarding_commands(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "spec" in out and "run" in out and "reproduce" in out
+    with pytest.raises(SystemExit):
+        main(["spec", "--help"])
+    out = capsys.readouterr().out
+    assert all(word in out for word in ("init", "check", "reference"))

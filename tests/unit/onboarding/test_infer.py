@@ -242,3 +242,34 @@ def test_paths_under_the_roots_use_placeholders(tmp_path) -> None:  # type: igno
     lake.parent.mkdir(parents=True)
     got = source_template(str(lake), datasets_dir="/nowhere", storage_root=str(tmp_path / "lake"))
     assert got == ("{storage_root}/landing/f.csv", None)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_drafts_of_other_tasks_load_with_their_own_gates(tmp_path, task: str) -> None:  # type: ignore[no-untyped-def]
+    n = 300
+    data: dict[str, list[str | None]] = {
+        "ticket_id": [str(1000 + i) for i in range(n)],
+        "priority": [["low", "mid", "high"][i % 3] for i in range(n)],
+        "words": [str(5 + (i * 13) % 90) for i in range(n)],
+    }
+    if task == "multiclass":
+        data["team"] = [["billing", "network", "sales", "support"][(i * 7) % 4] for i in range(n)]
+        target = "team"
+    else:
+        data["hours"] = [f"{(i * 17) % 50 + 0.25:.2f}" for i in range(n)]
+        target = "hours"
+    profile = profile_of(data, target)
+    profile["columns"][-1]["stddev"] = 14.4
+    plan = plan_spec(profile, f"{task}_draft")
+    assert plan.task == task and plan.id == "ticket_id"
+    text = render(
+        plan, training_path="{datasets_dir}/x.csv", path_note=None, fmt="csv", data_path="x", spec_path="s"
+    )
+    (tmp_path / f"{plan.name}.yaml").write_text(text)
+    spec = load_spec(tmp_path / f"{plan.name}.yaml")
+    if task == "multiclass":
+        assert spec.columns.classes == ["billing", "network", "sales", "support"]
+        assert spec.promotion.min_macro_f1 == 0.25 and spec.promotion.min_auc == 0.65
+    else:
+        assert spec.promotion.max_rmse == 14.4 and spec.promotion.min_r2 == 0.0
+        assert "target_positive" not in text
