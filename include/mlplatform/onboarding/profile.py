@@ -146,7 +146,9 @@ def _value_key(column: dict[str, Any]) -> tuple[Column | None, bool]:
     if column["distinct"] <= EXACT_VALUES_MAX:
         return _text(name), False
     if column["present"] and column["numeric"] >= 0.9 * column["present"]:
-        number = F.format_string("%.4g", _number(name)).try_cast("double").cast("string")
+        rounded = F.format_string("%.4g", _number(name)).try_cast("double")
+        whole = (rounded == F.floor(rounded)) & (F.abs(rounded) < 1e15)  # -1, not -1.0
+        number = F.when(whole, rounded.cast("long").cast("string")).otherwise(rounded.cast("string"))
         return F.coalesce(number, _text(name)), True
     return None, False
 

@@ -2,8 +2,9 @@
 
 Every field of ``ModelSpec`` and of the sections it nests is listed by its dotted path
 (``validation.ranges.<column>.min``, ``features.derived[].op``) with its type, default, meaning and
-an example. The meaning is the sentence(s) of the section's docstring that name the field (in
-double backticks), so the reference says what the code's documentation says; a section's whole
+an example. The meaning is the field's ``Field(description=...)`` when it has one, else the
+sentence(s) of the section's docstring that name the field (in double backticks), so the
+reference says what the code's documentation says; a section's whole
 docstring heads its table. Examples come from ``EXAMPLES`` or, failing that, the default.
 """
 
@@ -158,8 +159,10 @@ def _sentences(doc: str) -> list[str]:
 
 
 def field_meaning(name: str, doc: str) -> str:
-    """The docstring's sentences that name ``name`` in double backticks (empty when none do)."""
-    return " ".join(s for s in _sentences(doc) if f"``{name}``" in s).replace("``", "`")
+    """The docstring's sentences that name ``name`` in double backticks (``name`` or a span such
+    as ``name: value``), empty when none do."""
+    named = re.compile(r"``[^`]*(?<![\w.])" + re.escape(name) + r"(?![\w.(])[^`]*``")
+    return " ".join(s for s in _sentences(doc) if named.search(s)).replace("``", "`")
 
 
 def _nested_path(path: str, annotation: Any) -> str:
@@ -228,7 +231,7 @@ def render_reference() -> str:
         for _, name, field in fields:
             path = f"{section}.{name}" if section else name
             subs = _models_in(field.annotation)
-            meaning = field_meaning(name, doc)
+            meaning = field.description or field_meaning(name, doc)
             if subs and not meaning:
                 meaning = f"see `{_nested_path(path, field.annotation)}` below"
             meaning = meaning or MEANINGS.get(path, "")

@@ -136,3 +136,38 @@ def test_regression_data_with_a_leaking_column(env, capsys) -> None:  # type: ig
     assert spec.columns.numeric == ["basket_size"] and spec.columns.categorical == ["channel"]
     assert "left out: refund_total: single-feature |Spearman| 1.000" in out
     assert spec.promotion.max_rmse is not None and spec.promotion.min_r2 == 0.0
+
+
+def test_parquet_with_typed_columns_and_missing_codes(env, capsys) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from mlplatform.cli import main
+
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i:05d}" for i in range(n)],
+            "pdays": [-1 if i % 4 == 0 else 1 + (i * 11) % 300 for i in range(n)],
+            "job": [
+                "unknown" if i % 10 == 0 else ["admin", "blue-collar", "services"][i % 3] for i in range(n)
+            ],
+            "balance": [float((i * 53) % 5000) - 200.0 for i in range(n)],
+            "subscribed": ["yes" if (i * 7) % 5 == 0 else "no" for i in range(n)],
+        }
+    )
+    data = env["datasets"] / "bank.parquet"
+    frame.to_parquet(data, index=False)
+    assert main(["spec", "init", str(data), "--target", "subscribed"]) == 0
+    capsys.readouterr()
+    spec = load_spec(env["specs"] / "bank.yaml")
+    assert (
+        spec.source.training.format == "parquet"
+        and spec.source.training.path == "{datasets_dir}/bank.parquet"
+    )
+    assert (spec.columns.id, spec.columns.target_positive) == ("account_id", "yes")
+    assert spec.columns.missing_values == {"pdays": ["-1"], "job": ["unknown"]}
+    assert set(spec.columns.numeric) == {"pdays", "balance"} and spec.columns.categorical == ["job"]
+    assert "unknown" not in spec.validation.allowed_values["job"]
+    assert main(["spec", "check", str(env["specs"] / "bank.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "missing codes read as null (rows): pdays 150, job 60" in out
