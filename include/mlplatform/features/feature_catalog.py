@@ -33,7 +33,9 @@ def _derived_definition(feat: Any) -> str:
     extras = {
         k: v
         for k, v in feat.model_dump().items()
-        if k not in ("name", "op", "inputs") and v not in (None, [], {})
+        if k not in ("name", "op", "inputs")
+        and v not in (None, [], {})
+        and not (k == "out_of_domain" and v == "null")  # the default: definitions stay as they were
     }
     args = ", ".join([*feat.inputs, *(f"{k}={v}" for k, v in extras.items())])
     return f"{feat.op}({args})"

@@ -141,3 +141,26 @@ def test_catalog_names_source_columns_and_one_hot_categories() -> None:
     assert rows["status__lt_0"]["definition"].endswith("status = '<0'")
     assert rows[f"status__{OTHER_SUFFIX}"]["source_columns"] == ["status"]
     assert "status__lt_0" not in {r["feature_name"] for r in feature_definitions(spec)}
+
+
+def test_derived_definitions_show_only_a_chosen_out_of_domain_rule() -> None:
+    spec = _spec("index")
+    rows = {r["feature_name"]: r for r in feature_definitions(spec)}
+    assert rows["log_amount"]["definition"] == "log1p(credit_amount)"
+    quarantining = ModelSpec.model_validate(
+        {
+            **spec.model_dump(),
+            "features": {
+                "derived": [
+                    {
+                        "name": "log_amount",
+                        "op": "log1p",
+                        "inputs": ["credit_amount"],
+                        "out_of_domain": "quarantine",
+                    }
+                ]
+            },
+        }
+    )
+    definition = next(r for r in feature_definitions(quarantining) if r["feature_name"] == "log_amount")
+    assert definition["definition"] == "log1p(credit_amount, out_of_domain=quarantine)"
