@@ -74,16 +74,16 @@ def label_value(spec: ModelSpec, raw: Column) -> Column:
     return F.when(known, (raw == positive).cast("double"))
 
 
-def label_expectation(spec: ModelSpec) -> str:
-    """What a valid target value is, in words, for rejection reasons."""
+def label_problem(spec: ModelSpec) -> str:
+    """Why a target value is no label, in words, for rejection reasons ("value 'x' is ...")."""
     if spec.task == "regression":
-        return "a finite number"
+        return "not a finite number"
     if spec.task == "multiclass":
-        return "one of the classes " + ", ".join(f"'{c}'" for c in spec.columns.classes or [])
+        return "not one of the classes " + ", ".join(f"'{c}'" for c in spec.columns.classes or [])
     positive, negatives = target_values(spec)
     if negatives is None:
-        return f"the positive '{positive}' or any other value"
-    return f"the positive '{positive}' or a negative " + " or ".join(f"'{v}'" for v in negatives)
+        return f"not a label of positive '{positive}'"
+    return f"neither the positive '{positive}' nor a negative " + " or ".join(f"'{v}'" for v in negatives)
 
 
 def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tuple[DataFrame, DataFrame]:
@@ -152,7 +152,7 @@ def read_labels(spark: SparkSession, spec: ModelSpec, uri: str, ds: str) -> tupl
     reason = F.when(entity.isNull() | (entity == ""), F.lit(f"missing {id_name}")).when(
         value.isNull() | (value == ""), F.lit(f"missing {label_col}")
     )
-    unknown = F.concat(F.lit(f"{label_col} value '"), value, F.lit(f"' is not {label_expectation(spec)}"))
+    unknown = F.concat(F.lit(f"{label_col} value '"), value, F.lit(f"' is {label_problem(spec)}"))
     reason = reason.when(label.isNull(), unknown)
     tagged = raw.withColumn("_reason", reason)
     good = tagged.where(F.col("_reason").isNull()).select(

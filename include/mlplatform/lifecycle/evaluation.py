@@ -88,6 +88,7 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     """Holdout metrics with intervals and plots for the task, and the reference profile."""
     from pyspark.sql import functions as F
 
+    from mlplatform.data.row_keys import holdout_copies
     from mlplatform.data.training_window import holdout_period
     from mlplatform.lifecycle.shared import training_rows
     from mlplatform.modeling.booster import load_booster
@@ -115,8 +116,17 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
         slices={name: holdout[f"slice__{name}"].to_numpy() for name in spec.evaluation.slices},
     )
     metrics = report["metrics"]
+    rows = training_rows(p, trained.batch_id, trained.window)
+    copies = holdout_copies(rows, spec)
+    report["holdout"] = {"rows": len(labels), "with_exact_copy_in_train": copies}
+    if copies:
+        log.warning(
+            "%s of %s holdout rows have an exact copy in the train split: the holdout metrics are optimistic",
+            copies,
+            len(labels),
+        )
     bins, cols = spec.drift.bins, spec.columns
-    reference = training_rows(p, trained.batch_id, trained.window).where(F.col("_split") == "train")
+    reference = rows.where(F.col("_split") == "train")
     profile = build_reference_profile(
         reference, cols.numeric, cols.categorical, bins=bins, max_categories=spec.features.max_categories
     )
@@ -136,9 +146,10 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     p.lineage.params["confidence_intervals"] = report["confidence_intervals"]
     period = holdout_period(trained.window)
     log.info(
-        "%s holdout of %s rows (%s): %s; plots %s",
+        "%s holdout of %s rows (%s copied in train) (%s): %s; plots %s",
         task,
         len(labels),
+        copies,
         f"recent scoring dates {period['dates']}" if period["dates"] else "hash split of the training batch",
         {k: metrics.get(k) for k in LOGGED_METRICS[task]},
         sorted(plots),
