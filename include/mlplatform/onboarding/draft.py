@@ -139,10 +139,12 @@ def _validation(plan: Plan) -> list[str]:
     if plan.ranges:
         out.append("  # Observed min and max, rounded outward (REVIEW: the physical limits, if known).")
         out.append("  ranges:")
-        for name, (lo, hi, obs_lo, obs_hi) in plan.ranges.items():
-            out.append(
-                f"    {name}: {{min: {_num(lo)}, max: {_num(hi)}}}  # observed {obs_lo:g} .. {obs_hi:g}"
-            )
+        for name, (lo, hi, obs_lo, obs_hi, far) in plan.ranges.items():
+            note = f"observed {obs_lo:g} .. {obs_hi:g}"
+            if far:
+                shown = ", ".join(f"{v} ({n} rows)" for v, n in far)
+                note += f"; REVIEW: left out as outliers (errors?), so quarantined: {shown}"
+            out.append(f"    {name}: {{min: {_num(lo)}, max: {_num(hi)}}}  # {note}")
     if plan.allowed:
         out.append("  # Every value seen; a new one in a later batch quarantines its row.")
         out.append("  allowed_values:")

@@ -213,18 +213,60 @@ def _tidy(x: float) -> float:
     return float(round(x, 10))
 
 
-def suggested_range(column: dict[str, Any], sentinels: list[str]) -> tuple[float, float, float, float] | None:
-    """(min, max) rounded outward from the values other than sentinels, and those observed."""
-    numbers = [x for x, v in _numbers(column) if v not in sentinels]
+OUTLIER_SPAN = 5.0  # a value this many 1%-99% spans beyond them is an outlier
+OUTLIER_SHARE = 0.005  # outliers are left out of a range only while this rare
+
+
+def _quantile(weighted: list[tuple[float, int]], q: float) -> float:
+    total = sum(n for _, n in weighted)
+    seen = 0
+    for x, n in weighted:
+        seen += n
+        if seen >= q * total:
+            return x
+    return weighted[-1][0]
+
+
+def outliers(column: dict[str, Any], sentinels: list[str], rows: int) -> list[tuple[str, int]]:
+    """Rare values far outside the bulk (likely errors, such as an age of 999 or -5): beyond the
+    1%..99% quantiles by five times their span, or negative where 99% are not; together in at
+    most 0.5% of the rows. They are left out of the suggested range, so validation catches them."""
+    counts = column.get("counts") or {}
+    weighted = [(x, counts[v]) for x, v in _numbers(column) if v not in sentinels]
+    if len(weighted) < 3 or not rows:
+        return []
+    q01, q99 = _quantile(weighted, 0.01), _quantile(weighted, 0.99)
+    span = q99 - q01
+    far = [
+        (v, counts[v])
+        for x, v in _numbers(column)
+        if v not in sentinels
+        and (x > q99 + OUTLIER_SPAN * span or x < q01 - OUTLIER_SPAN * span or (x < 0 <= q01))
+    ]
+    return far if far and sum(n for _, n in far) <= OUTLIER_SHARE * rows else []
+
+
+def suggested_range(
+    column: dict[str, Any], sentinels: list[str], rows: int = 0
+) -> tuple[float, float, float, float, list[tuple[str, int]]] | None:
+    """(min, max) rounded outward from the values other than sentinels and outliers, the observed
+    min and max of those values, and the outliers left out. A max that is already round gets one
+    step of headroom (7 → 8, 90 → 100), except a 0/1 flag."""
+    far = outliers(column, sentinels, rows)
+    skip = set(sentinels) | {v for v, _ in far}
+    numbers = [x for x, v in _numbers(column) if v not in skip]
     lo, hi = column.get("min"), column.get("max")
-    if numbers and sentinels:  # the exact extremes may be sentinels: take the rest's
+    if numbers and skip:  # the exact extremes may be sentinels or outliers: take the rest's
         lo, hi = min(numbers), max(numbers)
         if column.get("binned"):  # counted to four significant digits: widen by their rounding
             lo, hi = lo - abs(lo) * 1e-3, hi + abs(hi) * 1e-3
     if lo is None or hi is None:
         return None
     low, high = round_out(float(lo), float(hi))
-    return low, high, float(lo), float(hi)
+    flag = float(lo) in (0.0, 1.0) and float(hi) == 1.0
+    if high == float(hi) and hi > 0 and not flag:
+        high = _tidy(high + 10.0 ** math.floor(math.log10(abs(hi))))
+    return low, high, float(lo), float(hi), far
 
 
 def allowed_values(column: dict[str, Any], sentinels: list[str], rows: int) -> tuple[list[str], list[str]]:

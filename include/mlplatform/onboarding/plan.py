@@ -34,7 +34,7 @@ class Plan:
     missing_notes: dict[str, str] = field(default_factory=dict)
     excluded: list[tuple[str, str]] = field(default_factory=list)
     required: list[str] = field(default_factory=list)
-    ranges: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    ranges: dict[str, tuple[float, float, float, float, list[tuple[str, int]]]] = field(default_factory=dict)
     allowed: dict[str, list[str]] = field(default_factory=dict)
     rare: dict[str, list[str]] = field(default_factory=dict)
     duplicate_rows: int = 0
@@ -138,11 +138,13 @@ def _classify(
         shown = [
             f"{v!r} in {value_counts.get(v, tokens_seen.get(v.strip().lower(), 0))} rows" for v in sentinels
         ]
-        plan.missing_notes[name] = ", ".join(shown)
+        plan.missing_notes[name] = ", ".join(shown) + (
+            "; if it is a real category, delete this line" if kind == "categorical" else ""
+        )
     if column["blank"] == 0 and not sentinels:
         plan.required.append(name)
     if kind == "numeric":
-        bounds = infer.suggested_range(column, sentinels)
+        bounds = infer.suggested_range(column, sentinels, rows)
         if bounds is not None:
             plan.ranges[name] = bounds
     elif column["distinct"] <= infer.MAX_CLASSES:

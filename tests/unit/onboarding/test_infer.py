@@ -181,6 +181,19 @@ def test_a_column_that_copies_the_target_is_flagged_and_an_honest_one_is_not() -
     assert infer.leak_score({"spearman": -0.99}, "numeric", "regression", []) == 0.99
 
 
+def test_rare_far_values_are_left_out_of_the_range() -> None:
+    ages = [str(18 + i % 70) for i in range(2000)] + ["-5", "999", "150"]
+    age = column_profile("age", ages)
+    assert infer.outliers(age, [], len(ages)) == [("-5", 1), ("999", 1)]
+    assert infer.suggested_range(age, [], len(ages)) == (10.0, 200.0, 18.0, 150.0, [("-5", 1), ("999", 1)])
+    common = column_profile("age", [str(18 + i % 70) for i in range(100)] + ["999"] * 5)  # 5%: not rare
+    assert infer.outliers(common, [], 105) == []
+    flag = column_profile("senior", ["0", "1"] * 50)
+    assert infer.suggested_range(flag, [], 100)[:2] == (0.0, 1.0)
+    calls = column_profile("support_calls", [str(i % 8) for i in range(100)])
+    assert infer.suggested_range(calls, [], 100)[:2] == (0.0, 8.0)  # 7 is round: one step of headroom
+
+
 def test_ranges_round_outward() -> None:
     assert infer.round_out(18.25, 118.75) == (10.0, 200.0)
     assert infer.round_out(0, 72) == (0.0, 80.0)
@@ -210,7 +223,7 @@ def test_plan_of_a_small_table() -> None:
     assert [name for name, _ in plan.excluded] == ["Churn Flag Copy (churn_flag_copy)"]
     assert "AUC 1.000" in plan.excluded[0][1]
     assert plan.rename["customerID"] == "customer_id" and "Churn Flag Copy" not in plan.rename
-    assert plan.ranges["pdays"][:2] == (2.0, 30.0)  # the sentinel -1 is not part of the range
+    assert plan.ranges["pdays"][:2] == (2.0, 40.0)  # the sentinel -1 is not part of the range; 30 is round
     assert plan.duplicate_keys is None  # an id, so no content keys
 
 
