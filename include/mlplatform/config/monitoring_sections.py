@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from mlplatform.config.spec_sections import SourceSpec, _Strict
+from mlplatform.config.base import _Strict
+from mlplatform.config.spec_sections import SourceSpec
 
 ALERT_EVENTS = ("drift", "data_quality", "task_failure", "retraining", "retraining_held", "retirement")
 AlertEventName = Literal[ALERT_EVENTS]  # type: ignore[valid-type]

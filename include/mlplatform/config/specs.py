@@ -14,9 +14,10 @@ from pathlib import Path
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from mlplatform.config.base import _Strict
+from mlplatform.config.columns import ColumnsSpec
 from mlplatform.config.monitoring_sections import AlertsSpec, DriftSpec, LabelsSpec, RetrainingPolicy
 from mlplatform.config.spec_sections import (
-    ColumnsSpec,
     EvaluationSpec,
     FeaturesSpec,
     PromotionSpec,
@@ -24,7 +25,6 @@ from mlplatform.config.spec_sections import (
     SourcesSpec,
     TrainingSpec,
     ValidationSpec,
-    _Strict,
 )
 from mlplatform.config.tasks import TASK_SPECIFIC_PROMOTION_FIELDS, TaskName, task_named
 from mlplatform.core.errors import ConfigError

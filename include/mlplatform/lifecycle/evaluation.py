@@ -91,9 +91,8 @@ def evaluate(p: Platform, ctx: RunContext, *, trained: TrainedModel | dict[str, 
     from mlplatform.data.row_keys import holdout_copies
     from mlplatform.data.training_window import holdout_period
     from mlplatform.lifecycle.shared import training_rows
-    from mlplatform.modeling.booster import load_booster
+    from mlplatform.modeling.booster import load_booster, predict_scores
     from mlplatform.modeling.task_evaluation import evaluate_task
-    from mlplatform.modeling.training import predict_scores
     from mlplatform.monitoring.drift.profile import build_reference_profile
     from mlplatform.reporting.plots import evaluation_plots
 

@@ -38,7 +38,7 @@ def _holdout_scores(
     from pyspark.errors import AnalysisException
 
     from mlplatform.features import engineering as fe
-    from mlplatform.modeling.training import predict_scores
+    from mlplatform.modeling.booster import predict_scores
 
     try:
         frame = (

@@ -190,6 +190,7 @@ def step(task_id: str, *, reads: Sequence[str] = (), writes: Sequence[str] = ())
 def _load_steps() -> None:
     from mlplatform.lifecycle import (  # noqa: F401  (registers)
         evaluation,
+        performance,
         promotion,
         retirement,
         scoring,

@@ -224,8 +224,8 @@ def explain(
     from mlplatform.features.naming import feature_labels
     from mlplatform.io.catalog import TABLES
     from mlplatform.lifecycle.evaluation import holdout_frame
+    from mlplatform.modeling.booster import predict_scores
     from mlplatform.modeling.explain import compute_shap_values, shap_importance_rows
-    from mlplatform.modeling.training import predict_scores
     from mlplatform.reporting.shap_report import render_shap_report
 
     registered = RegisteredVersion.of(registered)

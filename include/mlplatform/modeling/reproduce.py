@@ -182,8 +182,8 @@ def reproduce_version(
     from mlplatform.core.provenance import code_version, library_versions
     from mlplatform.io import files as filestore
     from mlplatform.io.layout import StorageLayout
-    from mlplatform.modeling.booster import load_booster
-    from mlplatform.modeling.training import predict_scores, train_model
+    from mlplatform.modeling.booster import load_booster, predict_scores
+    from mlplatform.modeling.training import train_model
     from mlplatform.registry import ModelRegistry
 
     layout = StorageLayout(settings.storage_root)

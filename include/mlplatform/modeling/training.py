@@ -25,7 +25,6 @@ from mlplatform.modeling.booster import BOOSTER_FORMAT
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
     import xgboost as xgb
     from pyspark.sql import DataFrame
 
@@ -390,12 +389,3 @@ def _finish(booster: xgb.Booster, names: list[str], result: TrainResult) -> None
     result.best_iteration = best
     result.num_trees = booster.num_boosted_rounds()
     result.booster_raw = bytes(booster.save_raw(raw_format=BOOSTER_FORMAT))
-
-
-def predict_scores(booster: xgb.Booster, features: pd.DataFrame) -> np.ndarray:
-    """The booster's predictions for a frame holding its features: positive-class probabilities
-    (binary), an (n, classes) probability matrix (multiclass) or values (regression)."""
-    import numpy as np
-
-    matrix = features[booster.feature_names].to_numpy(dtype=np.float64)
-    return np.asarray(booster.inplace_predict(matrix, missing=np.nan), dtype=np.float64)

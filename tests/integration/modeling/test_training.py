@@ -10,12 +10,11 @@ from sklearn.metrics import roc_auc_score
 
 from mlplatform.config.settings import Settings
 from mlplatform.config.specs import ModelSpec
-from mlplatform.modeling.booster import load_booster
+from mlplatform.modeling.booster import load_booster, predict_scores
 from mlplatform.modeling.training import (
     DISTRIBUTED,
     SINGLE_NODE,
     native_params,
-    predict_scores,
     train_model,
 )
 
