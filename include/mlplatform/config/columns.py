@@ -26,17 +26,49 @@ class ColumnsSpec(_Strict):
     validation and imputation and counted in the validation results.
     """
 
-    id: str | None = None
-    entity: str | None = None
-    event_time: str | None = None
-    timestamps: list[str] = Field(default_factory=list)
-    target: str
-    target_positive: str = "1"
-    classes: list[str] | None = None
-    numeric: list[str] = Field(default_factory=list)
-    categorical: list[str] = Field(default_factory=list)
-    rename: dict[str, str] = Field(default_factory=dict)
-    missing_values: dict[str, list[str]] = Field(default_factory=dict)
+    id: str | None = Field(
+        default=None,
+        description="The unique row id column, the key of predictions and late labels; null keys rows by their content.",
+    )
+    entity: str | None = Field(
+        default=None,
+        description="The column that keys the windowed aggregates (a customer, an account); may repeat `id`.",
+    )
+    event_time: str | None = Field(
+        default=None,
+        description="The timestamp of each row's event: the point in time of aggregates, which require it.",
+    )
+    timestamps: list[str] = Field(
+        default_factory=list,
+        description="Raw columns parsed as timestamps: inputs of `date_part` features, not features themselves.",
+    )
+    target: str = Field(
+        description="The label column: a class, the positive or a negative of a binary model, or a regression value."
+    )
+    target_positive: str = Field(
+        default="1",
+        description="Binary models: the target value (as text) that is the positive class, label 1.",
+    )
+    classes: list[str] | None = Field(
+        default=None,
+        description="Multiclass models: the classes, at least two distinct; their order is the class index.",
+    )
+    numeric: list[str] = Field(
+        default_factory=list,
+        description="Numeric feature columns: parsed as numbers, imputed per `features.numeric_impute`.",
+    )
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Categorical feature columns, encoded per `features.categorical_encoding`.",
+    )
+    rename: dict[str, str] = Field(
+        default_factory=dict,
+        description="A source file's column name mapped to the declared name the spec uses for it.",
+    )
+    missing_values: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per column, the raw values that mean missing: read as null before validation and imputation.",
+    )
 
     @field_validator("missing_values", mode="before")
     @classmethod

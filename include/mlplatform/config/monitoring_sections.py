@@ -29,21 +29,65 @@ class DriftSpec(_Strict):
     PSI is always recorded too (0.1 / 0.25 are the usual watch / act levels).
     """
 
-    numeric_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "auto"
-    categorical_stattest: Literal["auto", "jensenshannon", "chi2", "psi"] = "auto"
-    prediction_stattest: Literal["auto", "wasserstein", "ks", "psi"] = "psi"
-    small_sample_rows: int = Field(default=1000, ge=0)
-    wasserstein_threshold: float = Field(default=0.1, gt=0.0)
-    jensenshannon_threshold: float = Field(default=0.1, gt=0.0, le=1.0)
-    p_value_threshold: float = Field(default=0.05, gt=0.0, lt=1.0)
-    psi_threshold: float = Field(default=0.2, gt=0.0)
-    prediction_psi_threshold: float = Field(default=0.2, gt=0.0)
-    max_null_rate_increase: float = Field(default=0.05, ge=0.0, le=1.0)
-    max_unseen_category_rate: float = Field(default=0.02, ge=0.0, le=1.0)
-    check_skew: bool = True
-    bins: int = Field(default=10, ge=2, le=100)
-    feature_thresholds: dict[str, float] = Field(default_factory=dict)
-    history_days: int = Field(default=60, ge=1)
+    numeric_stattest: Literal["auto", "wasserstein", "ks", "psi"] = Field(
+        default="auto",
+        description="Drift test of numeric columns; `auto`: KS or Wasserstein by reference size.",
+    )
+    categorical_stattest: Literal["auto", "jensenshannon", "chi2", "psi"] = Field(
+        default="auto",
+        description="Drift test of categorical columns; `auto`: chi-squared or Jensen-Shannon by reference size.",
+    )
+    prediction_stattest: Literal["auto", "wasserstein", "ks", "psi"] = Field(
+        default="psi", description="Drift test of the model's output (score, value or predicted class)."
+    )
+    small_sample_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="`auto` uses p-value tests with at most this many reference rows, distances above.",
+    )
+    wasserstein_threshold: float = Field(
+        default=0.1,
+        gt=0.0,
+        description="Drift when the Wasserstein distance normed by the reference std reaches it.",
+    )
+    jensenshannon_threshold: float = Field(
+        default=0.1, gt=0.0, le=1.0, description="Drift when the Jensen-Shannon distance reaches it."
+    )
+    p_value_threshold: float = Field(
+        default=0.05, gt=0.0, lt=1.0, description="KS and chi-squared: drift when the p-value is below it."
+    )
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0.0,
+        description="Input columns: drift when PSI reaches it (a `psi` test, or the fallback).",
+    )
+    prediction_psi_threshold: float = Field(
+        default=0.2, gt=0.0, description="The prediction: drift when its PSI reaches it."
+    )
+    max_null_rate_increase: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Flags a column whose null rate rises more than this above the reference's.",
+    )
+    max_unseen_category_rate: float = Field(
+        default=0.02,
+        ge=0.0,
+        le=1.0,
+        description="Flags a categorical whose share of unseen values rises more than this.",
+    )
+    check_skew: bool = Field(
+        default=True, description="Also compare the batch's model inputs with training's (train-serve skew)."
+    )
+    bins: int = Field(
+        default=10, ge=2, le=100, description="Histogram bins of numeric columns in the reference profiles."
+    )
+    feature_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per column, a threshold replacing its test's."
+    )
+    history_days: int = Field(
+        default=60, ge=1, description="Days of drift and performance history in the drift report."
+    )
 
 
 class LabelsSpec(_Strict):
@@ -53,11 +97,19 @@ class LabelsSpec(_Strict):
     to predictions of the last ``lookback_days`` by the spec's ``columns.id``.
     """
 
-    source: SourceSpec
-    id_column: str | None = None
-    label_column: str | None = None
-    lookback_days: int = Field(default=90, ge=1)
-    min_labeled_rows: int = Field(default=50, ge=1)
+    source: SourceSpec = Field(description="The label files; `{ds}` is the arrival date.")
+    id_column: str | None = Field(
+        default=None, description="The label file's id column (null: that of `columns.id`)."
+    )
+    label_column: str | None = Field(
+        default=None, description="The label file's label column (null: that of `columns.target`)."
+    )
+    lookback_days: int = Field(
+        default=90, ge=1, description="Days of past predictions arriving labels are matched to."
+    )
+    min_labeled_rows: int = Field(
+        default=50, ge=1, description="Fewest labelled rows a score date needs for its performance to count."
+    )
 
 
 class RetrainingPolicy(_Strict):
@@ -74,14 +126,33 @@ class RetrainingPolicy(_Strict):
     learn anything. The run records "no new labelled data since vN" and alerts instead.
     """
 
-    enabled: bool = True
-    max_share_drifted: float = Field(default=0.5, gt=0.0, le=1.0)
-    on_prediction_drift: bool = True
-    max_auc_drop: float | None = Field(default=0.05, gt=0.0, le=1.0)
-    max_rmse_increase: float | None = Field(default=0.1, gt=0.0)
-    consecutive_runs: int = Field(default=2, ge=1, le=30)
-    cooldown_days: int = Field(default=0, ge=0)
-    require_new_labels: bool = True
+    enabled: bool = Field(default=True, description="Whether degraded runs trigger retraining at all.")
+    max_share_drifted: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Share of drifted input features that makes a run degraded."
+    )
+    on_prediction_drift: bool = Field(
+        default=True, description="Whether prediction drift makes a run degraded."
+    )
+    max_auc_drop: float | None = Field(
+        default=0.05,
+        gt=0.0,
+        le=1.0,
+        description="Classifiers: degraded when labelled AUC falls this far below the champion's holdout AUC (null: off).",
+    )
+    max_rmse_increase: float | None = Field(
+        default=0.1,
+        gt=0.0,
+        description="Regression: degraded when labelled RMSE rises this share above the champion's holdout RMSE (null: off).",
+    )
+    consecutive_runs: int = Field(
+        default=2, ge=1, le=30, description="Degraded runs in a row before retraining fires."
+    )
+    cooldown_days: int = Field(
+        default=0, ge=0, description="Days after a retraining in which it does not fire again."
+    )
+    require_new_labels: bool = Field(
+        default=True, description="With a training window, wait for labels newer than the champion's cut-off."
+    )
 
 
 class AlertsSpec(_Strict):
@@ -93,11 +164,19 @@ class AlertsSpec(_Strict):
     the spec names connection ids only.
     """
 
-    events: list[AlertEventName] = Field(default_factory=lambda: list(ALERT_EVENTS))
-    webhook_conn_ids: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    from_email: str = "mlplatform@localhost"
-    smtp_conn_id: str = "smtp_default"
+    events: list[AlertEventName] = Field(
+        default_factory=lambda: list(ALERT_EVENTS), description="The events that alert."
+    )
+    webhook_conn_ids: list[str] = Field(
+        default_factory=list, description="Airflow connections whose webhooks get a JSON POST per alert."
+    )
+    emails: list[str] = Field(
+        default_factory=list, description="Addresses alerts are emailed to (empty: no email)."
+    )
+    from_email: str = Field(default="mlplatform@localhost", description="The sender of alert emails.")
+    smtp_conn_id: str = Field(
+        default="smtp_default", description="The Airflow SMTP connection alert emails go through."
+    )
 
     @model_validator(mode="before")
     @classmethod

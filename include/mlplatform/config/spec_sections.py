@@ -38,10 +38,16 @@ class SourceSpec(_Strict):
     encoding of CSV and JSON files; rows with bytes invalid in it are quarantined, never rewritten.
     """
 
-    path: str = Field(min_length=1)
-    format: Literal["csv", "parquet", "json", "delta"] = "csv"
-    encoding: Literal[tuple(SOURCE_ENCODINGS)] = "utf-8"  # type: ignore[valid-type]
-    options: dict[str, str] = Field(default_factory=dict)
+    path: str = Field(
+        min_length=1, description="File path; may use `{storage_root}`, `{model}`, `{ds}`, `{datasets_dir}`."
+    )
+    format: Literal["csv", "parquet", "json", "delta"] = Field(
+        default="csv", description="Spark read format."
+    )
+    encoding: Literal[tuple(SOURCE_ENCODINGS)] = Field(  # type: ignore[valid-type]
+        default="utf-8", description="Text encoding of CSV and JSON; rows invalid in it are quarantined."
+    )
+    options: dict[str, str] = Field(default_factory=dict, description="Spark reader options (`header`, ...).")
 
     @field_validator("path")
     @classmethod
@@ -93,20 +99,22 @@ class SourceSpec(_Strict):
 
 
 class SourcesSpec(_Strict):
-    training: SourceSpec
-    scoring: SourceSpec
+    training: SourceSpec = Field(description="The file the training DAG reads.")
+    scoring: SourceSpec = Field(description="The file the scoring DAG reads for each logical date (`{ds}`).")
 
 
 class RangeSpec(_Strict):
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(default=None, description="Lowest allowed value, inclusive (null: none).")
+    max: float | None = Field(default=None, description="Highest allowed value, inclusive (null: none).")
 
 
 class ExtraExpectation(_Strict):
     """Any Great Expectations expectation, by its snake_case type and keyword arguments."""
 
-    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$", description="The Great Expectations expectation type.")
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Its keyword arguments; a `column` must be declared."
+    )
 
 
 class ValidationSpec(_Strict):
@@ -121,18 +129,36 @@ class ValidationSpec(_Strict):
     ``1e309``) fails, except in the ``allow_non_finite`` columns, where it is a missing value.
     """
 
-    required: list[str] = Field(default_factory=list)
-    ranges: dict[str, RangeSpec] = Field(default_factory=dict)
-    allowed_values: dict[str, list[str]] = Field(default_factory=dict)
-    unique: list[str] = Field(default_factory=list)
-    min_rows: int = Field(default=1, ge=1)
-    max_rows: int | None = Field(default=None, ge=1)
-    max_bad_row_fraction: float = Field(default=0.1, ge=0.0, le=1.0)
-    duplicate_keys: Literal["fail", "quarantine", "keep"] = "fail"
-    extra_columns: Literal["ignore", "fail"] = "ignore"
-    type_changes: Literal["fail", "ignore"] = "fail"
-    allow_non_finite: list[str] = Field(default_factory=list)
-    expectations: list[ExtraExpectation] = Field(default_factory=list)
+    required: list[str] = Field(
+        default_factory=list, description="Non-null columns (the id, and the target in training, always are)."
+    )
+    ranges: dict[str, RangeSpec] = Field(
+        default_factory=dict, description="Per numeric column (or regression target): inclusive value bounds."
+    )
+    allowed_values: dict[str, list[str]] = Field(
+        default_factory=dict, description="Per column, the only values allowed."
+    )
+    unique: list[str] = Field(default_factory=list, description="Columns whose values must be unique.")
+    min_rows: int = Field(default=1, ge=1, description="Fewest rows a batch may have; fewer fails the run.")
+    max_rows: int | None = Field(default=None, ge=1, description="Most rows a batch may have (null: any).")
+    max_bad_row_fraction: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="Share of rows that may fail before the run fails."
+    )
+    duplicate_keys: Literal["fail", "quarantine", "keep"] = Field(
+        default="fail", description="On duplicate keys: `fail` the run, `quarantine` repeats, or `keep` them."
+    )
+    extra_columns: Literal["ignore", "fail"] = Field(
+        default="ignore", description="New source columns not in the recorded schema: `ignore` or `fail`."
+    )
+    type_changes: Literal["fail", "ignore"] = Field(
+        default="fail", description="A declared column whose source type changed: `fail` the run or `ignore`."
+    )
+    allow_non_finite: list[str] = Field(
+        default_factory=list, description="Numeric columns where ±Infinity or NaN is read as missing."
+    )
+    expectations: list[ExtraExpectation] = Field(
+        default_factory=list, description="Extra Great Expectations expectations, checked on every batch."
+    )
 
     @model_validator(mode="after")
     def _row_bounds(self) -> ValidationSpec:
@@ -150,14 +176,24 @@ class DerivedFeature(_Strict):
     or quarantines its row (``"quarantine"``); never a silent constant.
     """
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    op: Literal["log1p", "ratio", "clip", "bucketize", "date_part"]
-    inputs: list[str] = Field(min_length=1, max_length=2)
-    lower: float | None = None
-    upper: float | None = None
-    boundaries: list[float] | None = None
-    part: Literal["year", "month", "dayofweek", "dayofmonth", "hour"] | None = None
-    out_of_domain: Literal["null", "quarantine"] = "null"
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The feature's name; must be unused.")
+    op: Literal["log1p", "ratio", "clip", "bucketize", "date_part"] = Field(
+        description="The operation computing the feature from `inputs`."
+    )
+    inputs: list[str] = Field(
+        min_length=1, max_length=2, description="Input columns: one, or `ratio`'s numerator and denominator."
+    )
+    lower: float | None = Field(default=None, description="`clip`: the lower bound (null: none).")
+    upper: float | None = Field(default=None, description="`clip`: the upper bound (null: none).")
+    boundaries: list[float] | None = Field(
+        default=None, description="`bucketize`: strictly increasing cut points; the value counts those <= x."
+    )
+    part: Literal["year", "month", "dayofweek", "dayofmonth", "hour"] | None = Field(
+        default=None, description="`date_part`: the part of the timestamp taken."
+    )
+    out_of_domain: Literal["null", "quarantine"] = Field(
+        default="null", description="Outside the op's domain: a null feature (counted) or a quarantined row."
+    )
 
     @field_validator("boundaries")
     @classmethod
@@ -187,10 +223,14 @@ WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 class AggregateFeature(_Strict):
     """A point-in-time aggregate of the entity's strictly earlier rows within ``window`` ("7d", "24h")."""
 
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    column: str
-    agg: Literal["count", "sum", "mean", "min", "max"]
-    window: str = Field(pattern=r"^[1-9][0-9]*[smhdw]$")
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="The feature's name; must be unused.")
+    column: str = Field(description="The numeric column aggregated, or `*` (with `count`) to count rows.")
+    agg: Literal["count", "sum", "mean", "min", "max"] = Field(
+        description="The aggregate of the entity's strictly earlier rows in the window."
+    )
+    window: str = Field(
+        pattern=r"^[1-9][0-9]*[smhdw]$", description="Look-back: a count and unit (`s`, `m`, `h`, `d`, `w`)."
+    )
 
     @model_validator(mode="after")
     def _star_is_count(self) -> AggregateFeature:
@@ -205,15 +245,25 @@ class AggregateFeature(_Strict):
 
 class FeaturesSpec(_Strict):
     """How raw columns become features. ``categorical_encoding``: ``index`` (one code per category),
-    ``one_hot`` (a column per category plus ``<col>__other``) or ``target`` (smoothed label mean).
+    ``one_hot`` (a column per category plus ``<col>__OTHER__``) or ``target`` (smoothed label mean).
     """
 
-    numeric_impute: Literal["median", "mean", "zero", "none"] = "median"
-    max_categories: int = Field(default=50, ge=2)
-    categorical_encoding: Literal["index", "one_hot", "target"] = "index"
-    target_smoothing: float = Field(default=10.0, ge=0.0)
-    derived: list[DerivedFeature] = Field(default_factory=list)
-    aggregates: list[AggregateFeature] = Field(default_factory=list)
+    numeric_impute: Literal["median", "mean", "zero", "none"] = Field(
+        default="median", description="Fills a missing number: training's `median`/`mean`, `zero`, or `none`."
+    )
+    max_categories: int = Field(
+        default=50, ge=2, description="Most frequent training categories kept per column; the rest are other."
+    )
+    categorical_encoding: Literal["index", "one_hot", "target"] = Field(
+        default="index", description="Categoricals as codes, one-hot columns or smoothed label means."
+    )
+    target_smoothing: float = Field(
+        default=10.0, ge=0.0, description="`target` encoding: m in (sum + m * prior) / (n + m)."
+    )
+    derived: list[DerivedFeature] = Field(default_factory=list, description="Features computed from columns.")
+    aggregates: list[AggregateFeature] = Field(
+        default_factory=list, description="Point-in-time aggregates (need `columns.entity`, `event_time`)."
+    )
 
 
 class TrainingWindow(_Strict):
@@ -226,11 +276,13 @@ class TrainingWindow(_Strict):
     rows the run trains on the base source alone (hash holdout), or fails if ``include_base`` is off.
     """
 
-    days: int = Field(ge=1, le=3660)
-    include_base: bool = True
-    min_labeled_rows: int = Field(default=500, ge=1)
-    holdout_days: int | None = Field(default=None, ge=1)
-    holdout_share: float | None = Field(default=None, gt=0.0, lt=1.0)
+    days: int = Field(ge=1, le=3660, description="Days back whose labelled scored batches are trained on.")
+    include_base: bool = Field(default=True, description="Train on the base training source too.")
+    min_labeled_rows: int = Field(default=500, ge=1, description="Fewest labelled rows to use the window.")
+    holdout_days: int | None = Field(default=None, ge=1, description="Latest labelled dates held out.")
+    holdout_share: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="Hold out the latest dates holding this share of rows."
+    )
 
     @model_validator(mode="after")
     def _one_holdout_rule(self) -> TrainingWindow:
@@ -252,22 +304,38 @@ class TrainingSpec(_Strict):
     observed positive rate and the decision threshold keeps its meaning.
     """
 
-    holdout_fraction: float = Field(default=0.2, gt=0.0, lt=0.9)
-    seed: int = 42
-    params: dict[str, Any] = Field(default_factory=dict)
-    decision_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    shap_sample_rows: int = Field(default=1000, ge=50)
-    early_stopping_rounds: int | None = Field(default=20, ge=1)
-    validation_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
-    auto_scale_pos_weight: bool = False
-    window: TrainingWindow | None = None
+    holdout_fraction: float = Field(
+        default=0.2, gt=0.0, lt=0.9, description="Share of rows in the hash holdout (by row key, `seed`)."
+    )
+    seed: int = Field(default=42, description="Seed of the hash splits, XGBoost and the bootstraps.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="XGBoost params, sklearn-style (`n_estimators`) or native (`eta`)."
+    )
+    decision_threshold: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="Binary only: a score at or above it is a positive."
+    )
+    shap_sample_rows: int = Field(default=1000, ge=50, description="Most holdout rows SHAP is computed on.")
+    early_stopping_rounds: int | None = Field(
+        default=20, ge=1, description="Rounds without logloss gain before stopping (null: all rounds)."
+    )
+    validation_fraction: float = Field(
+        default=0.1, gt=0.0, lt=0.5, description="Share of the train split for early stopping."
+    )
+    auto_scale_pos_weight: bool = Field(
+        default=False, description="Binary only: `scale_pos_weight` = negatives / positives."
+    )
+    window: TrainingWindow | None = Field(
+        default=None, description="Also train on recent labelled batches (needs `labels`)."
+    )
 
 
 class EvaluationSpec(_Strict):
     """Holdout evaluation: bootstrap resamples for confidence intervals and slice columns."""
 
-    bootstrap_samples: int = Field(default=200, ge=0, le=5000)
-    slices: list[str] = Field(default_factory=list)
+    bootstrap_samples: int = Field(
+        default=200, ge=0, le=5000, description="Resamples for the metrics' confidence intervals (0: none)."
+    )
+    slices: list[str] = Field(default_factory=list, description="Columns to break the metrics down by.")
 
 
 class PromotionSpec(_Strict):
@@ -282,27 +350,41 @@ class PromotionSpec(_Strict):
     human decision in the Airflow UI (human-in-the-loop) after the automatic checks pass.
     """
 
-    min_auc: float = Field(default=0.6, ge=0.0, le=1.0)
-    min_pr_auc: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_logloss: float = Field(default=10.0, gt=0.0)
-    min_auc_improvement: float = Field(default=0.0, ge=-1.0, le=1.0)
-    min_macro_f1: float = Field(default=0.0, ge=0.0, le=1.0)
-    max_rmse: float | None = Field(default=None, gt=0.0)
-    max_mae: float | None = Field(default=None, gt=0.0)
-    min_r2: float | None = Field(default=None, le=1.0)
-    min_rmse_improvement: float = 0.0
-    require_significant_improvement: bool = False
-    bootstrap_samples: int = Field(default=300, ge=50, le=5000)
-    require_approval: bool = False
-    approvers: list[str] = Field(default_factory=list)
-    approval_timeout_hours: float | None = Field(default=None, gt=0)
+    min_auc: float = Field(default=0.6, ge=0.0, le=1.0, description="Classifiers: lowest holdout AUC.")
+    min_pr_auc: float = Field(default=0.0, ge=0.0, le=1.0, description="Binary: lowest holdout PR-AUC.")
+    max_logloss: float = Field(default=10.0, gt=0.0, description="Classifiers: highest holdout logloss.")
+    min_auc_improvement: float = Field(
+        default=0.0, ge=-1.0, le=1.0, description="Classifiers: AUC margin over the champion."
+    )
+    min_macro_f1: float = Field(default=0.0, ge=0.0, le=1.0, description="Multiclass: lowest macro-F1.")
+    max_rmse: float | None = Field(default=None, gt=0.0, description="Regression: highest RMSE (null: off).")
+    max_mae: float | None = Field(default=None, gt=0.0, description="Regression: highest MAE (null: off).")
+    min_r2: float | None = Field(default=None, le=1.0, description="Regression: lowest holdout R² (null: 0).")
+    min_rmse_improvement: float = Field(
+        default=0.0, description="Regression: how far below the champion's the RMSE must be."
+    )
+    require_significant_improvement: bool = Field(
+        default=False, description="The paired bootstrap interval's low end must beat the margin."
+    )
+    bootstrap_samples: int = Field(default=300, ge=50, le=5000, description="Paired bootstrap resamples.")
+    require_approval: bool = Field(
+        default=False, description="Wait for a human approval in the Airflow UI after the checks pass."
+    )
+    approvers: list[str] = Field(
+        default_factory=list, description="Airflow users assigned the approval (empty: anyone)."
+    )
+    approval_timeout_hours: float | None = Field(
+        default=None, gt=0, description="Hours the approval waits before timing out (null: no timeout)."
+    )
 
 
 class ScheduleSpec(_Strict):
     """Crons of the training and scoring DAGs; ``catchup`` replays missed scoring dates since
     ``start_date`` (backfills work either way: ``airflow backfill create``)."""
 
-    training: str | None = None
-    scoring: str | None = "0 2 * * *"
-    start_date: date = date(2026, 1, 1)
-    catchup: bool = False
+    training: str | None = Field(
+        default=None, description="Training cron (null: only triggered, by hand or by retraining)."
+    )
+    scoring: str | None = Field(default="0 2 * * *", description="Scoring cron (null: triggered only).")
+    start_date: date = Field(default=date(2026, 1, 1), description="The scoring DAG's first logical date.")
+    catchup: bool = Field(default=False, description="Replay scoring dates missed since `start_date`.")

@@ -37,23 +37,44 @@ class SpecError(ConfigError):
 
 
 class ModelSpec(_Strict):
-    name: str = Field(pattern=MODEL_NAME_PATTERN)
-    description: str = ""
-    owner: str = "ml-platform"
-    tags: list[str] = Field(default_factory=list)
-    task: TaskName = "binary"
-    source: SourcesSpec
-    columns: ColumnsSpec
-    validation: ValidationSpec = ValidationSpec()
-    features: FeaturesSpec = FeaturesSpec()
-    training: TrainingSpec = TrainingSpec()
-    evaluation: EvaluationSpec = EvaluationSpec()
-    promotion: PromotionSpec = PromotionSpec()
-    drift: DriftSpec = DriftSpec()
-    labels: LabelsSpec | None = None
-    retraining: RetrainingPolicy = RetrainingPolicy()
-    alerts: AlertsSpec = AlertsSpec()
-    schedule: ScheduleSpec = ScheduleSpec()
+    name: str = Field(
+        pattern=MODEL_NAME_PATTERN,
+        description="The model's name: its DAGs are `<name>_training`, `<name>_scoring`, `<name>_retirement`; the file must be `<name>.yaml`.",
+    )
+    description: str = Field(
+        default="", description="What the model predicts: the DAGs' description and the model card's purpose."
+    )
+    owner: str = Field(
+        default="ml-platform",
+        description="The team that answers for the model: the DAGs' owner and the model card's.",
+    )
+    tags: list[str] = Field(
+        default_factory=list, description="Free labels, added to the DAGs' tags and the model card."
+    )
+    task: TaskName = Field(
+        default="binary",
+        description="The kind of model: its XGBoost objective, metrics and promotion gates (`config/tasks.py`).",
+    )
+    source: SourcesSpec = Field(description="Where the training and scoring data come from.")
+    columns: ColumnsSpec = Field(description="Each raw column's role.")
+    validation: ValidationSpec = Field(default=ValidationSpec(), description="What the raw data must meet.")
+    features: FeaturesSpec = Field(default=FeaturesSpec(), description="How raw columns become features.")
+    training: TrainingSpec = Field(default=TrainingSpec(), description="How to train.")
+    evaluation: EvaluationSpec = Field(default=EvaluationSpec(), description="How the holdout is evaluated.")
+    promotion: PromotionSpec = Field(
+        default=PromotionSpec(), description="The gates a new version passes to become champion."
+    )
+    drift: DriftSpec = Field(
+        default=DriftSpec(), description="Drift, skew and quality checks of scoring batches."
+    )
+    labels: LabelsSpec | None = Field(
+        default=None, description="Late ground truth for labelled performance (null: none)."
+    )
+    retraining: RetrainingPolicy = Field(
+        default=RetrainingPolicy(), description="When drift or performance triggers retraining."
+    )
+    alerts: AlertsSpec = Field(default=AlertsSpec(), description="Who is alerted, and how.")
+    schedule: ScheduleSpec = Field(default=ScheduleSpec(), description="When the DAGs run.")
 
     @model_validator(mode="after")
     def _references_exist(self) -> ModelSpec:

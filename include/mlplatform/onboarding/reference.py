@@ -2,10 +2,10 @@
 
 Every field of ``ModelSpec`` and of the sections it nests is listed by its dotted path
 (``validation.ranges.<column>.min``, ``features.derived[].op``) with its type, default, meaning and
-an example. The meaning is the field's ``Field(description=...)`` when it has one, else the
-sentence(s) of the section's docstring that name the field (in double backticks), so the
-reference says what the code's documentation says; a section's whole
-docstring heads its table. Examples come from ``EXAMPLES`` or, failing that, the default.
+an example. The meaning is the field's ``Field(description=...)`` (every field has one; the unit
+test checks that no meaning is empty), else the sentence(s) of the section's docstring that name
+the field (in double backticks); a section's whole docstring heads its table. Examples come from
+``EXAMPLES`` or, failing that, the default.
 """
 
 from __future__ import annotations
@@ -86,23 +86,6 @@ EXAMPLES: dict[str, str] = {
     "alerts.webhook_conn_ids": "[mlp_alert_webhook]",
     "alerts.emails": "[ml-team@example.com]",
     "schedule.training": '"0 3 * * 0"',
-}
-
-
-# Meanings of the few fields no section docstring names.
-MEANINGS: dict[str, str] = {
-    "name": "The model's name: its DAGs are `<name>_training`, `<name>_scoring`, `<name>_retirement`; "
-    "the file must be `<name>.yaml`.",
-    "description": "What the model predicts: the DAGs' description and the model card's purpose.",
-    "owner": "The team that answers for the model: the DAGs' owner and the model card's.",
-    "tags": "Free labels, added to the DAGs' tags and the model card.",
-    "task": "The kind of model: its XGBoost objective, metrics and promotion gates (`config/tasks.py`).",
-    "source.training": "The file the training DAG reads.",
-    "source.scoring": "The file the scoring DAG reads for each logical date.",
-    "source.training.format": "How the file is read.",
-    "source.scoring.format": "How the file is read.",
-    "source.training.options": "Spark reader options (`header`, `sep`, `multiLine`, ...).",
-    "source.scoring.options": "Spark reader options (`header`, `sep`, `multiLine`, ...).",
 }
 
 
@@ -217,7 +200,8 @@ def render_reference() -> str:
         "",
         "Every field of a model spec (`include/specs/<name>.yaml`), by its dotted path; `<column>` "
         "stands for a column name and `[]` for each item of a list. Types and defaults come from the "
-        "pydantic models in `include/mlplatform/config/`, meanings from their docstrings. The JSON "
+        "pydantic models in `include/mlplatform/config/`, meanings from their field descriptions and "
+        "each section's docstring heads its table. The JSON "
         "Schema for editors is `include/specs/model_spec.schema.json` (`mlplatform spec-schema`).",
         "",
     ]
@@ -232,9 +216,9 @@ def render_reference() -> str:
             path = f"{section}.{name}" if section else name
             subs = _models_in(field.annotation)
             meaning = field.description or field_meaning(name, doc)
-            if subs and not meaning:
-                meaning = f"see `{_nested_path(path, field.annotation)}` below"
-            meaning = meaning or MEANINGS.get(path, "")
+            if subs:
+                see = f"see `{_nested_path(path, field.annotation)}` below"
+                meaning = f"{meaning} ({see})" if meaning else see
             example = f"`{EXAMPLES[path]}`" if path in EXAMPLES else _example_of(field)
             lines.append(
                 f"| `{path}` | {_cell(type_name(field.annotation))} | {_cell(_default(field))} | "
