@@ -110,7 +110,7 @@ def register(
 
     evaluated = EvaluatedModel.of(evaluated)
     staging = p.staging(ctx)
-    state = json.loads(files.read_text(f"{staging}/feature_state.json"))
+    state = json.loads(files.read_text(str(evaluated.feature_state_uri)))
     names = output_feature_names(state)
     documents = {
         "feature_state.json": state,
