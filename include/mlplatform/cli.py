@@ -66,11 +66,16 @@ def cmd_catalog(_: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     from mlplatform.demo.data import write_demo_landing
+    from mlplatform.demo.task_data import TASK_DEMOS, write_task_demo_landing
 
     settings = get_settings()
     landing = StorageLayout(settings.storage_root).landing_dir(args.model)
     dates = {ds: False for ds in args.clean} | {ds: True for ds in args.drifted}
-    written = write_demo_landing(landing, args.train_rows or settings.demo_rows, args.batch_rows, dates)
+    rows = args.train_rows or settings.demo_rows
+    if args.model in TASK_DEMOS:
+        written = write_task_demo_landing(args.model, landing, rows, args.batch_rows, dates)
+    else:
+        written = write_demo_landing(landing, rows, args.batch_rows, dates)
     for name, path in written.items():
         print(f"{name}: {path}")
     return 0
