@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.spark
 
 VALIDATED = "_batch_id string, _row_id string, customer_id string, tenure_months double, churned string, _label double"
-LABELS = "model_name string, entity_id string, label int, label_date date"
+LABELS = "model_name string, entity_id string, label double, label_date date"
 
 
 def test_rows_as_of_the_plan_survive_later_batches_and_labels(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -205,7 +205,7 @@ def test_a_degraded_run_without_new_labels_holds_retraining(spark, trained) -> N
         {
             "model_name": MODEL,
             "entity_id": f"C{i:07d}",
-            "label": i % 2,
+            "label": float(i % 2),
             "label_date": datetime(2026, 11, 2).date(),
         }
         for i in range(1, 21)
