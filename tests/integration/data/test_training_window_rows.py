@@ -39,10 +39,10 @@ def test_rows_as_of_the_plan_survive_later_batches_and_labels(spark, tmp_path) -
     ]
     spark.createDataFrame(rows, VALIDATED).write.format("delta").save(validated_uri)
     labels = [
-        ("churn_demo", "C10", 0, date(2026, 11, 3)),
-        ("churn_demo", "C12", 1, date(2026, 11, 4)),
-        ("churn_demo", "C13", 0, date(2026, 11, 4)),
-        ("other_model", "C13", 1, date(2026, 11, 4)),
+        ("churn_demo", "C10", 0.0, date(2026, 11, 3)),
+        ("churn_demo", "C12", 1.0, date(2026, 11, 4)),
+        ("churn_demo", "C13", 0.0, date(2026, 11, 4)),
+        ("other_model", "C13", 1.0, date(2026, 11, 4)),
     ]
     spark.createDataFrame(labels, LABELS).write.format("delta").save(labels_uri)
     read = spark.read.format("delta")
@@ -61,7 +61,7 @@ def test_rows_as_of_the_plan_survive_later_batches_and_labels(spark, tmp_path) -
     # later: a new batch and new labels, one of them for an entity already in the plan
     more = [("score__2026-11-04", "score__2026-11-04:0", "C11", 1.0, None, None)]
     spark.createDataFrame(more, VALIDATED).write.format("delta").mode("append").save(validated_uri)
-    late = [("churn_demo", "C11", 1, date(2026, 11, 5)), ("churn_demo", "C10", 1, date(2026, 11, 5))]
+    late = [("churn_demo", "C11", 1.0, date(2026, 11, 5)), ("churn_demo", "C10", 1.0, date(2026, 11, 5))]
     spark.createDataFrame(late, LABELS).write.format("delta").mode("append").save(labels_uri)
 
     got = rows_as_of(spark, spec, plan, validated_uri=validated_uri, labels_uri=labels_uri)
