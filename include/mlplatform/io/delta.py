@@ -78,6 +78,7 @@ def ensure_table(spark: SparkSession, path: str, table: TableSpec) -> None:
     from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
     if DeltaTable.isDeltaTable(spark, path):
+        _add_declared_columns(spark, path, table)
         return
     builder = (
         DeltaTable.createIfNotExists(spark)
@@ -108,6 +109,41 @@ def ensure_table(spark: SparkSession, path: str, table: TableSpec) -> None:
         )(create)
     except Exception as exc:
         raise TableWriteError(f"cannot create Delta table {path}: {root_cause(exc)}") from exc
+
+
+def _add_declared_columns(spark: SparkSession, path: str, table: TableSpec) -> None:
+    """A table made by an earlier release gains the columns its catalog entry has declared since
+    (nullable: its old rows read null). A column whose type changed is refused by name, before
+    any write: Delta would otherwise fail the write with a merge error naming neither."""
+    from pyspark.sql.types import StructType
+
+    declared = StructType.fromDDL(table.ddl)
+
+    def existing() -> dict[str, Any]:
+        return {f.name: f.dataType for f in spark.read.format("delta").load(path).schema}
+
+    have = existing()
+    changed = [
+        f"'{f.name}' is {have[f.name].simpleString()}, declared {f.dataType.simpleString()}"
+        for f in declared
+        if f.name in have and have[f.name] != f.dataType
+    ]
+    if changed:
+        raise TableWriteError(
+            f"Delta table {path} has other column types than the catalog declares ({'; '.join(changed)}): "
+            "migrate it (ALTER TABLE ... ALTER COLUMN ... TYPE where Delta can widen it, else rewrite it)"
+        )
+    missing = [f for f in declared if f.name not in have]
+    if not missing:
+        return
+    columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+    try:
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+    except Exception as exc:
+        if any(f.name not in existing() for f in missing):  # not a racing writer's identical ALTER
+            raise TableWriteError(
+                f"cannot add columns {columns} to Delta table {path}: {root_cause(exc)}"
+            ) from exc
 
 
 def conform(df: DataFrame, ddl: str) -> DataFrame:

@@ -94,3 +94,59 @@ def test_a_non_delta_location_is_refused_by_name(spark, tmp_path) -> None:  # ty
     with pytest.raises(TableWriteError, match=rf"cannot create Delta table {path}: .*not a Delta table"):
         ensure_table(spark, str(path), TABLES["model_registry"])
     assert sorted(p.name for p in path.iterdir()) == ["notes.txt"], "the location's files are left alone"
+
+
+def test_a_table_of_an_earlier_release_gains_the_declared_columns_and_keeps_its_rows(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The predictions table before the task types had no predicted_label or class_probabilities."""
+    from datetime import date
+
+    from mlplatform.io.catalog import TableSpec
+    from mlplatform.io.delta import append_rows
+
+    path = str(tmp_path / "predictions")
+    current = TABLES["predictions"]
+    old_ddl = ", ".join(
+        part
+        for part in current.ddl.split(", ")
+        if not part.startswith(("predicted_label", "class_probabilities"))
+    )
+    assert old_ddl != current.ddl
+    old = TableSpec(old_ddl, current.partition_by, doc=current.doc)
+    append_rows(
+        spark,
+        path,
+        old,
+        [{"model_name": "m", "score_date": date(2026, 11, 1), "entity_id": "a", "score": 0.5}],
+    )
+    append_rows(
+        spark,
+        path,
+        current,
+        [
+            {
+                "model_name": "m",
+                "score_date": date(2026, 11, 2),
+                "entity_id": "b",
+                "predicted_label": "x",
+                "class_probabilities": {"x": 0.9, "y": 0.1},
+            }
+        ],
+    )
+    rows = {r["entity_id"]: r for r in spark.read.format("delta").load(path).collect()}
+    assert rows["a"]["score"] == 0.5 and rows["a"]["predicted_label"] is None
+    assert rows["b"]["class_probabilities"] == {"x": 0.9, "y": 0.1}
+    assert set(spark.read.format("delta").load(path).columns) == set(current.columns)
+
+
+def test_a_column_whose_type_changed_is_refused_by_name_before_any_write(spark, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.io.catalog import TableSpec
+    from mlplatform.io.delta import TableWriteError, append_rows
+
+    path = str(tmp_path / "labels")
+    current = TABLES["labels"]
+    old = TableSpec(current.ddl.replace("label double", "label int"), current.partition_by, doc=current.doc)
+    ensure_table(spark, path, old)
+    with pytest.raises(TableWriteError, match=r"'label' is int, declared double.*migrate it") as info:
+        append_rows(spark, path, current, [{"model_name": "m", "entity_id": "a", "label": 1.0}])
+    assert path in str(info.value)
+    assert spark.read.format("delta").load(path).count() == 0
