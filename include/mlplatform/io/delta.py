@@ -126,7 +126,7 @@ def _add_declared_columns(spark: SparkSession, path: str, table: TableSpec) -> N
     changed = [
         f"'{f.name}' is {have[f.name].simpleString()}, declared {f.dataType.simpleString()}"
         for f in declared
-        if f.name in have and have[f.name] != f.dataType
+        if f.name in have and have[f.name].simpleString() != f.dataType.simpleString()  # nullability aside
     ]
     if changed:
         raise TableWriteError(
