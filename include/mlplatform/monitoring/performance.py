@@ -165,24 +165,11 @@ def performance_by_date(
     version is judged at its own decision threshold (``threshold_by_version``). AUC is the
     Mann-Whitney statistic with ties counted half, from per-score counts.
     """
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     joined = predictions.join(labels, "entity_id", "inner")
-    keys = ["score_date", "model_version"]
-    per_score = joined.groupBy(*keys, "score").agg(
-        F.sum("label").alias("pos"), F.sum(1 - F.col("label")).alias("neg")
-    )
-    below = Window.partitionBy(*keys).orderBy("score").rowsBetween(Window.unboundedPreceding, -1)
-    auc_terms = (
-        per_score.withColumn("neg_below", F.coalesce(F.sum("neg").over(below), F.lit(0)))
-        .groupBy(*keys)
-        .agg(
-            F.sum(F.col("pos") * F.col("neg_below") + 0.5 * F.col("pos") * F.col("neg")).alias("auc_num"),
-            F.sum("pos").alias("positives"),
-            F.sum("neg").alias("negatives"),
-        )
-    )
+    keys = KEYS
+    auc_terms = _rank_auc(joined.withColumn("is_pos", F.col("label")), keys)
     counts = joined.groupBy(*keys).agg(
         F.count(F.lit(1)).alias("labeled_rows"),
         F.sum(F.when((F.col("prediction") == 1) & (F.col("label") == 1), 1).otherwise(0)).alias("tp"),
@@ -193,13 +180,12 @@ def performance_by_date(
     predicted = predictions.groupBy(*keys).agg(F.count(F.lit(1)).alias("predicted_rows"))
     thresholds = F.create_map(*[x for v, t in threshold_by_version.items() for x in (F.lit(v), F.lit(t))])
     out = counts.join(auc_terms, keys).join(predicted, keys)
-    both = (F.col("positives") > 0) & (F.col("negatives") > 0)
     return out.select(
         *keys,
         "labeled_rows",
         "predicted_rows",
         F.col("positives").cast("bigint").alias("positives"),
-        F.when(both, F.col("auc_num") / (F.col("positives") * F.col("negatives"))).alias("auc"),
+        "auc",
         F.when(F.col("tp") + F.col("fp") > 0, F.col("tp") / (F.col("tp") + F.col("fp"))).alias("precision"),
         F.when(F.col("tp") + F.col("fn") > 0, F.col("tp") / (F.col("tp") + F.col("fn"))).alias("recall"),
         (F.col("correct") / F.col("labeled_rows")).alias("accuracy"),
