@@ -25,15 +25,33 @@ def step_doc(task_id: str) -> str | None:
     return inspect.getdoc(STEPS[task_id].func)
 
 
-def run_lifecycle_step(task_id: str, model: str, context: dict[str, Any], **inputs: Any) -> dict[str, Any]:
-    """Run one platform step for ``model`` inside an Airflow task; a retired model's run skips."""
+def starts_the_run(context: dict[str, Any]) -> bool:
+    """Whether this is the first platform step of the run's first task (it audits the trigger)."""
+    task = getattr(context.get("ti"), "task", None)
+    dag = getattr(task, "dag", None)
+    if task is None or dag is None or context.get("mlp_trigger_audited"):
+        return False
+    roots = sorted(t.task_id for t in dag.roots)
+    return bool(roots) and task.task_id == roots[0]
+
+
+def run_lifecycle_step(
+    task_id: str, model: str, context: dict[str, Any], *, audit_trigger: bool | None = None, **inputs: Any
+) -> dict[str, Any]:
+    """Run one platform step for ``model`` inside an Airflow task; a retired model's run skips.
+
+    The run's first step records its trigger in the audit table (who or what started it, from where).
+    """
     from airflow.sdk.exceptions import AirflowSkipException
 
     from mlplatform.lifecycle.runner import run_step
     from mlplatform.registry import ModelRetiredError
 
+    if audit_trigger is None:
+        audit_trigger = starts_the_run(context)
+    context["mlp_trigger_audited"] = True
     try:
-        return run_step(task_id, model, run_context(context), **inputs)
+        return run_step(task_id, model, run_context(context), audit_trigger=audit_trigger, **inputs)
     except ModelRetiredError as exc:
         raise AirflowSkipException(str(exc)) from exc
 
@@ -83,7 +101,7 @@ def run_final_scoring(model: str, context: dict[str, Any]) -> dict[str, Any] | N
     """Score the logical date's batch with the champion (the scoring DAG's steps), if asked."""
     if not run_conf(context).get("final_scoring"):
         return None
-    batch = run_lifecycle_step("ingest", model, context, mode="scoring")
+    batch = run_lifecycle_step("ingest", model, context, audit_trigger=False, mode="scoring")
     batch = run_lifecycle_step("validate", model, context, batch=batch)
     featured = run_lifecycle_step("build_features", model, context, batch=batch)
     scored = run_lifecycle_step("score", model, context, featured=featured)
@@ -93,7 +111,9 @@ def run_final_scoring(model: str, context: dict[str, Any]) -> dict[str, Any] | N
 def retire_model(model: str, context: dict[str, Any], final: dict[str, Any] | None) -> dict[str, Any]:
     """Retire the model (registry, lineage, archive manifest) and announce it."""
     reason = str(run_conf(context).get("reason") or "retired")
-    result = run_lifecycle_step("retire", model, context, reason=reason, final_scoring=final)
+    result = run_lifecycle_step(
+        "retire", model, context, audit_trigger=True, reason=reason, final_scoring=final
+    )
     if result["newly_retired"]:
         result["alerts"] = send_alert(model, "retirement", context, f"retired: {reason}", result)
     return result

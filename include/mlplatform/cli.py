@@ -7,6 +7,7 @@
 ``mlplatform reproduce --model M --version N``: retrain a version exactly and compare.
 ``mlplatform spec init DATA --target COL`` / ``spec check SPEC`` / ``spec reference``: onboarding.
 ``mlplatform run DAG_ID DATE``: run a DAG through Airflow with the project's environment.
+``mlplatform lineage upstream|downstream|trace|who-touched``: lineage questions (no Spark).
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ def cmd_retire(args: argparse.Namespace) -> int:
     from mlplatform.lifecycle.runner import run_step
 
     ctx = RunContext.for_cli("retire", args.model, reason=args.reason)
-    result = run_step("retire", args.model, ctx, reason=args.reason)
+    result = run_step("retire", args.model, ctx, audit_trigger=True, reason=args.reason)
     print(json.dumps(result, indent=2, default=str))
     return 0
 
@@ -383,9 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--dates", nargs="*", default=[])
     summary.add_argument("--json", help="also write the summary as JSON to this file")
     summary.set_defaults(func=cmd_summary)
+    from mlplatform.lineage.commands import register as register_lineage
     from mlplatform.onboarding.commands import register
 
     register(sub)
+    register_lineage(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

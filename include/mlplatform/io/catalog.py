@@ -160,6 +160,13 @@ TABLES: dict[str, TableSpec] = {
         "model_versions array<struct<model:string,first_version:int,last_version:int>>, updated_at timestamp",
         doc="One row per feature (name and definition): what it is, where it comes from, who uses it.",
     ),
+    "audit": TableSpec(
+        "audit_id string, action string, actor string, source string, model_name string, version int, "
+        "artifact string, reason string, run_id string, dag_id string, details string, event_time timestamp",
+        append_only=True,
+        doc="Who did what, when: every trigger (UI, API, schedule, asset, policy, CLI), approval, "
+        "promotion, demotion, retirement, and each read of a model artifact through the catalog.",
+    ),
     "lineage": TableSpec(
         "lineage_id string, run_id string, dag_id string, task_id string, try_number int, "
         "logical_date timestamp, trigger_type string, triggered_by string, model_name string, "

@@ -149,7 +149,7 @@ def gate(p: Platform, ctx: RunContext, *, explained: ExplainedVersion | dict[str
     )
 
 
-@step("promote", reads=("model_registry",), writes=("promotion_decisions", "model_registry"))
+@step("promote", reads=("model_registry",), writes=("promotion_decisions", "model_registry", "audit"))
 def promote(
     p: Platform,
     ctx: RunContext,
@@ -220,6 +220,7 @@ def promote(
             record(False, f"{reason}; not promoted: another promotion committed first ({exc})")
             raise
     record(promoted, reason)
+    p.audit(_audit_rows(p, ctx, gate, decided, promoted, reason))
     log.info("v%s %s: %s", gate.version, "promoted to champion" if promoted else "not promoted", reason)
     return PromotionResult(
         version=gate.version,
@@ -228,3 +229,42 @@ def promote(
         reason=reason,
         approval=decided.status,
     )
+
+
+def _audit_rows(
+    p: Platform, ctx: RunContext, gate: GateResult, decided: Any, promoted: bool, reason: str
+) -> list[dict[str, Any]]:
+    """The human decision (approval or rejection), the promotion, and the champion it replaced."""
+    from mlplatform.governance.audit import AuditAction, run_row
+
+    rows = []
+    if decided.status in ("approved", "rejected"):
+        action = AuditAction.APPROVAL if decided.status == "approved" else AuditAction.REJECTION
+        rows.append(
+            run_row(
+                action,
+                ctx,
+                p.model,
+                version=gate.version,
+                actor=decided.approver or ctx.actor,
+                reason=decided.comment or "",
+                details={"gate_passed": gate.passed},
+            )
+        )
+    if promoted:
+        actor = decided.approver or ctx.actor
+        rows.append(
+            run_row(AuditAction.PROMOTION, ctx, p.model, version=gate.version, actor=actor, reason=reason)
+        )
+        if gate.champion_version is not None:
+            rows.append(
+                run_row(
+                    AuditAction.DEMOTION,
+                    ctx,
+                    p.model,
+                    version=gate.champion_version,
+                    actor=actor,
+                    reason=f"replaced as champion by v{gate.version}",
+                )
+            )
+    return rows

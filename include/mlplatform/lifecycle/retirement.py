@@ -19,7 +19,7 @@ from mlplatform.lifecycle.runner import Platform, step
 log = logging.getLogger("mlplatform.lifecycle")
 
 
-@step("retire", reads=("model_registry",), writes=("model_registry",))
+@step("retire", reads=("model_registry",), writes=("model_registry", "audit"))
 def retire(
     p: Platform, ctx: RunContext, *, reason: str, final_scoring: dict[str, Any] | None = None
 ) -> RetirementResult:
@@ -52,6 +52,14 @@ def retire(
     files.write_text(manifest_uri, json.dumps(manifest, indent=2, sort_keys=True))
     p.wrote_file("retirement_manifest", manifest_uri)
     after = p.registry.model_state(p.model)
+    if newly_retired:
+        from mlplatform.governance.audit import AuditAction, run_row
+
+        details = {
+            "archived_versions": sorted(after["archived"]),
+            "champion_before": manifest["champion_before"],
+        }
+        p.audit([run_row(AuditAction.RETIREMENT, ctx, p.model, reason=reason, details=details)])
     log.info("retired %s (%s); archived versions %s", p.model, reason, sorted(after["archived"]))
     return RetirementResult(
         model=p.model,
