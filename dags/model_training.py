@@ -42,7 +42,7 @@ Reason for this run: {{{{ params.reason }}}}
 |---|---|---|---|
 {{% for c in ti.xcom_pull(task_ids='gate')['checks'] %}}| {{{{ c.check }}}} | {{{{ c.value }}}} | {{{{ c.threshold }}}} | {{{{ c.passed }}}} |
 {{% endfor %}}
-The SHAP report and the model card are in the version's folder; see the `explain` task's result."""
+**[Open v{{{{ ti.xcom_pull(task_ids='gate')['version'] }}}} in the model catalog](/mlplatform/models/{model}/versions/{{{{ ti.xcom_pull(task_ids='gate')['version'] }}}})**: its SHAP report, model card, training inputs and the champion it is compared with."""
 
 
 def training_dag(spec: ModelSpec) -> None:

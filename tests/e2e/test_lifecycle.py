@@ -515,3 +515,57 @@ def test_summary_says_what_v2_trained_on_and_why_it_was_or_was_not_promoted(life
     rows = v2["comparison"]["same_holdout_rows"]
     assert f"on the same {rows} holdout rows (['{DRIFT_DATE_2}']): AUC v2 " in text and " vs v1 " in text
     assert ("PROMOTED: " in text) if v2["promoted"] else ("not promoted: " in text)
+
+
+def test_audit_records_each_runs_trigger_source_and_the_promotion_and_retirement(lifecycle) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.governance.audit import read_audit
+
+    audit = read_audit(lifecycle["layout"].root, model=MODEL)
+    triggers = audit[audit["action"] == "trigger"]
+    source = dict(zip(triggers["run_id"], triggers["source"], strict=True))
+    runs = lifecycle["runs"]
+    assert source[runs["train"].run_id] == "api"
+    assert source[runs["clean"].run_id] == "ui"
+    assert source[lifecycle["triggered"].run_id] == "policy"
+    assert source[runs["retire"].run_id] == "ui"
+    assert len(triggers) == triggers["run_id"].nunique(), "a run's trigger is audited once"
+    promoted = audit[audit["action"] == "promotion"]
+    assert 1 in set(promoted["version"]) and set(promoted["run_id"]) <= set(source)
+    retired = audit[audit["action"] == "retirement"]
+    assert list(retired["reason"]) == ["e2e: replaced by a new product line"]
+
+
+def test_trace_finds_the_model_and_input_versions_of_one_prediction(lifecycle, spark) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.lineage import queries
+
+    layout = lifecycle["layout"]
+    row = (
+        _delta(spark, layout.platform_table("predictions"))
+        .where(f"model_name = '{MODEL}' AND score_date = DATE '{DRIFT_DATE}'")
+        .orderBy("entity_id")
+        .first()
+    )
+    answer = queries.trace(layout.root, MODEL, DRIFT_DATE, row["entity_id"])
+    assert answer["model_version"] == row["model_version"] and answer["run_id"] == row["run_id"]
+    lineage = _delta(spark, layout.platform_table("lineage")).where(
+        f"run_id = '{row['run_id']}' AND status = 'success'"
+    )
+    wrote = {
+        (r["task_id"], ref["name"]): ref["version"]
+        for r in lineage.collect()
+        for ref in r["outputs"]
+        if ref["version"] is not None
+    }
+    assert answer["input_versions"] == {
+        "features": wrote[("build_features", "features")],
+        "validated": wrote[("validate", "validated")],
+        "bronze": wrote[("ingest", "bronze")],
+    }
+    bronze = _delta(spark, layout.model_table(MODEL, "bronze")).where(
+        f"_row_id = '{answer['row_id']}' AND _batch_id = '{answer['batch_id']}'"
+    )
+    assert answer["source_file"] == bronze.first()["_source_file"] and DRIFT_DATE in answer["source_file"]
+    up = queries.upstream(layout.root, MODEL, row["model_version"])
+    assert up["inputs"]["features"]["version"] is not None and up["code_version"]
+    parts = queries.downstream(layout.root, MODEL, row["model_version"])["partitions"]
+    assert DRIFT_DATE in {p["score_date"] for p in parts}

@@ -185,3 +185,19 @@ def test_worse_challenger_is_not_promoted_and_says_why(approval_runs, spark) -> 
         ModelRegistry(spark, approval_runs["layout"].platform_table("model_registry")).champion_version(MODEL)
         == 1
     )
+
+
+def test_audit_records_the_approval_and_the_rejection_by_the_approver(approval_runs) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.governance.audit import read_audit
+
+    audit = read_audit(str(approval_runs["layout"].root), model=MODEL)
+    decided = audit[audit["action"].isin(["approval", "rejection"])].sort_values("event_time")
+    assert [(r.action, r.version, r.actor, r.reason) for r in decided.itertuples()] == [
+        ("approval", 1, APPROVER, "approved in test"),
+        ("rejection", 2, APPROVER, "rejected in test"),
+    ]
+    promoted = audit[audit["action"] == "promotion"]
+    assert list(zip(promoted["version"], promoted["actor"], strict=True)) == [(1, APPROVER)]
+    assert set(audit.loc[audit["action"] == "trigger", "run_id"]) == {
+        approval_runs[n].run_id for n in ("approved", "rejected", "worse")
+    }

@@ -219,3 +219,20 @@ def test_a_degraded_run_without_new_labels_holds_retraining(spark, trained) -> N
     )
     due = decide(DAY_1)
     assert due["retrain"] is True and due["held"] is False, due["reason"]
+
+
+def test_a_scheduled_run_audits_its_trigger_once_on_the_first_attempt(trained) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.governance.audit import read_audit
+    from mlplatform.lifecycle.runner import run_step
+
+    run_id = f"scheduled__{DAY_2}T00:00:00+00:00"
+    ctx = dataclasses.replace(_ctx("scoring", "ingest", DAY_2, run_id), trigger_type="scheduled")
+    run_step("ingest", MODEL, ctx, settings=trained["settings"], audit_trigger=True, mode="scoring")
+    retried = dataclasses.replace(ctx, try_number=2)
+    run_step("ingest", MODEL, retried, settings=trained["settings"], audit_trigger=True, mode="scoring")
+    rows = read_audit(trained["settings"].storage_root, model=MODEL, action="trigger")
+    mine = rows[rows["run_id"] == run_id]
+    assert list(zip(mine["source"], mine["actor"], mine["dag_id"], strict=True)) == [
+        ("schedule", "scheduled", f"{MODEL}_scoring")
+    ]
+    assert json.loads(mine.iloc[0]["details"]) == {"logical_date": DAY_2, "trigger_type": "scheduled"}
