@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("MLP_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
     )
+    # OpenLineage events of every task attempt (mlplatform.lineage.openlineage): ``file`` appends
+    # one JSON event per line to openlineage_file (default <storage_root>/openlineage/events.jsonl
+    # on local storage), ``http`` posts to openlineage_url (Marquez: http://localhost:5000).
+    openlineage_transport: Literal["file", "http", "console", "none"] = "file"
+    openlineage_namespace: str = "mlplatform"
+    openlineage_file: str | None = None
+    openlineage_url: str | None = None
+    openlineage_endpoint: str = "api/v1/lineage"
+    openlineage_api_key: SecretStr | None = None
+    openlineage_timeout_s: float = Field(default=5.0, gt=0)
 
     @field_validator("source_roots", mode="before")
     @classmethod
@@ -55,6 +65,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("openlineage_transport", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def readable_roots(self) -> list[str]:

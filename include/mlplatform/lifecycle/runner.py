@@ -207,7 +207,9 @@ def run_step(
     registered = STEPS[task_id]
     p = open_platform(model, settings)
     log.info("%s for model %s (run %s, logical date %s)", task_id, model, ctx.run_id, ctx.ds)
-    with record_lineage(p.spark, p.table("lineage"), ctx, model_name=model) as entry:
+    with record_lineage(
+        p.spark, p.table("lineage"), ctx, model_name=model, settings=p.settings, spec=p.spec, inputs=inputs
+    ) as entry:
         p.lineage = entry
         entry.model_version = _model_version(inputs)
         for name in registered.reads:
