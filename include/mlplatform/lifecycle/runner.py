@@ -119,6 +119,15 @@ class Platform:
         parts += [f"{col} = {sql_literal(val)}" for col, val in equal.items()]
         return " AND ".join(parts)
 
+    def audit(self, rows: list[dict[str, Any]]) -> None:
+        """Append audit rows (``mlplatform.governance.audit``): who did what to this model, and why."""
+        if rows:
+            self.append("audit", rows)
+            for row in rows:
+                log.info(
+                    "audit: %s by %s (%s) v%s", row["action"], row["actor"], row["source"], row["version"]
+                )
+
     def staging(self, ctx: RunContext) -> str:
         """The run's staging folder (artifacts of a training run before it is a version)."""
         return self.layout.staging_dir(self.spec.name, safe_key(ctx.run_id))
@@ -200,13 +209,26 @@ def _load_steps() -> None:
 
 
 def run_step(
-    task_id: str, model: str, ctx: RunContext, *, settings: Settings | None = None, **inputs: Any
+    task_id: str,
+    model: str,
+    ctx: RunContext,
+    *,
+    settings: Settings | None = None,
+    audit_trigger: bool = False,
+    **inputs: Any,
 ) -> dict[str, Any]:
-    """Run one step for a model inside its lineage record; returns the step's result as JSON-able data."""
+    """Run one step for a model inside its lineage record; returns the step's result as JSON-able data.
+
+    ``audit_trigger`` marks the run's first task: its first attempt records who or what started the run.
+    """
     _load_steps()
     registered = STEPS[task_id]
     p = open_platform(model, settings)
     log.info("%s for model %s (run %s, logical date %s)", task_id, model, ctx.run_id, ctx.ds)
+    if audit_trigger and ctx.try_number == 1:
+        from mlplatform.governance.audit import trigger_row
+
+        p.audit([trigger_row(ctx, model)])
     with record_lineage(
         p.spark, p.table("lineage"), ctx, model_name=model, settings=p.settings, spec=p.spec, inputs=inputs
     ) as entry:
