@@ -384,11 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--dates", nargs="*", default=[])
     summary.add_argument("--json", help="also write the summary as JSON to this file")
     summary.set_defaults(func=cmd_summary)
+    from mlplatform.lifecycle.maintenance import register as register_maintain
     from mlplatform.lineage.commands import register as register_lineage
     from mlplatform.onboarding.commands import register
 
     register(sub)
     register_lineage(sub)
+    register_maintain(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

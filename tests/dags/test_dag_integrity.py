@@ -40,7 +40,7 @@ def test_training_scoring_and_retirement_dag_per_spec(dagbag) -> None:  # type: 
     specs = load_specs(PROJECT_ROOT / "include" / "specs")
     assert specs, "no model specs found"
     expected = {f"{m}_{kind}" for m in specs for kind in ("training", "scoring", "retirement")}
-    assert expected == set(dagbag.dag_ids)
+    assert expected | {"platform_maintenance"} == set(dagbag.dag_ids)
 
 
 def test_dags_have_tags_retries_docs_and_owner(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -120,6 +120,14 @@ def test_retirement_dag_is_manual_with_a_reason(dagbag) -> None:  # type: ignore
     assert set(dag.task_ids) == {"final_scoring", "retire"}
     params = dag.params.dump()
     assert {"reason", "final_scoring"} <= set(params) and params["final_scoring"] is False
+
+
+def test_maintenance_dag_is_weekly_optimize_then_vacuum(dagbag) -> None:  # type: ignore[no-untyped-def]
+    dag = dagbag.dags["platform_maintenance"]
+    assert dag.timetable.expression == "0 4 * * 0" and dag.catchup is False
+    assert _edges(dag) == {("optimize", "vacuum")}
+    assert dag.params.dump() == {"dry_run": False}
+    assert "retired" in dag.doc_md and "pinned" in dag.doc_md
 
 
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=[f.name for f in DAG_FILES])

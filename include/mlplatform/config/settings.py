@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("MLP_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
     )
+    # Table maintenance (mlplatform.lifecycle.maintenance): VACUUM keeps removed files at least
+    # vacuum_retention_hours, and longer back to the oldest Delta version a live registered version
+    # read (+ vacuum_margin_hours); pinned tables keep log and tombstones vacuum_lookahead_hours more.
+    vacuum_retention_hours: int = Field(default=168, ge=0)
+    vacuum_margin_hours: int = Field(default=24, ge=0)
+    vacuum_lookahead_hours: int = Field(default=720, ge=0)
     # OpenLineage events of every task attempt (mlplatform.lineage.openlineage): ``file`` appends
     # one JSON event per line to openlineage_file (default <storage_root>/openlineage/events.jsonl
     # on local storage), ``http`` posts to openlineage_url (Marquez: http://localhost:5000).
