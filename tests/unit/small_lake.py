@@ -237,6 +237,7 @@ def _write_governance(root: str, layout: StorageLayout) -> None:
             {
                 "model_name": MODEL,
                 "score_date": date(2026, 11, 2 + i),
+                "run_id": f"scheduled__2026-11-0{2 + i}",
                 "scope": "input",
                 "feature": feature,
                 "drifted": i == 2 and feature == "tenure",
@@ -279,6 +280,9 @@ def _write_governance(root: str, layout: StorageLayout) -> None:
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "manifest.json").write_text('{"files": {"model.ubj": "' + "cd" * 32 + '"}}')
     (artifacts / "model_card.md").write_text("# churn v1\n\nTrained on <b>tenure</b>.\n")
+    drift = Path(layout.drift_report(MODEL, "2026-11-04"))
+    drift.parent.mkdir(parents=True, exist_ok=True)
+    drift.write_text("<html><body><h1>Drift on 2026-11-04</h1></body></html>")
     report = Path(layout.shap_report(MODEL, 1))
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(

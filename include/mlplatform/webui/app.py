@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, user_dependency: Callable[..
             raise HTTPException(404, f"no model '{model}'")
         return model
 
-    def audited(user: Any, model: str, version: int, artifact: str) -> None:
+    def audited(user: Any, model: str, version: int | None, artifact: str) -> None:
         from mlplatform.governance.audit import record_read
 
         record_read(
@@ -123,13 +123,23 @@ def create_app(settings: Settings | None = None, *, user_dependency: Callable[..
             request, "lineage.html.j2", model=model, version=version, graph=pages.graph_layout(graph)
         )
 
-    @app.get("/runs/{run_id:path}")
-    def run(request: Request, run_id: str) -> RedirectResponse:
-        found = pages.run_version(config().storage_root, run_id)
+    @app.get("/runs/{dag_id}/{run_id:path}")
+    def run(request: Request, dag_id: str, run_id: str) -> RedirectResponse:
+        """A DAG run's page in the catalog: the version a training run registered, or the drift
+        report of a scoring run's date (Airflow's run view links here)."""
+        found = pages.run_target(config().storage_root, dag_id, run_id)
         if found is None:
-            raise HTTPException(404, f"run '{run_id}' registered no model version")
+            raise HTTPException(404, f"run '{run_id}' of '{dag_id}' registered no version and scored no date")
         base = str(request.scope.get("root_path", "")).rstrip("/")
-        return RedirectResponse(f"{base}/models/{found[0]}/versions/{found[1]}", status_code=307)
+        return RedirectResponse(f"{base}{found}", status_code=307)
+
+    @app.get("/models/{model}/drift/{score_date}", response_class=HTMLResponse)
+    def drift_report(model: str, score_date: str, user: User) -> HTMLResponse:
+        html = pages.drift_report_html(config().storage_root, checked(model), score_date)
+        if html is None:
+            raise HTTPException(404, f"no drift report for {model} on {score_date}")
+        audited(user, model, None, f"drift_report:{score_date}")
+        return HTMLResponse(html)
 
     @app.get("/features", response_class=HTMLResponse)
     def features(request: Request) -> HTMLResponse:

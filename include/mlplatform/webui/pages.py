@@ -256,11 +256,27 @@ def features_page(root: str) -> list[dict[str, Any]]:
     return _records(read_table(root, "feature_catalog").sort_values("feature_name"))
 
 
-def run_version(root: str, run_id: str) -> tuple[str, int] | None:
-    """The model version a training run registered (for the run page's deep link)."""
+def run_target(root: str, dag_id: str, run_id: str) -> str | None:
+    """The catalog path of a DAG run: the version a training run registered, else the drift report
+    of the date a scoring run scored."""
     registry = read_table(root, "model_registry", columns=["model_name", "version", "event", "run_id"])
     hit = registry[(registry["run_id"] == run_id) & (registry["event"] == "registered")]
-    return (str(hit.iloc[0]["model_name"]), int(hit.iloc[0]["version"])) if not hit.empty else None
+    hit = hit[hit["model_name"].map(lambda m: dag_id.startswith(f"{m}_"))] if len(hit) > 1 else hit
+    if not hit.empty:
+        return f"/models/{hit.iloc[0]['model_name']}/versions/{int(hit.iloc[0]['version'])}"
+    drift = read_table(root, "drift_metrics", columns=["model_name", "score_date", "run_id"])
+    mine = drift["model_name"].map(lambda m: dag_id.startswith(f"{m}_")).astype(bool)
+    scored = drift[(drift["run_id"] == run_id) & mine]
+    if scored.empty:
+        return None
+    return f"/models/{scored.iloc[0]['model_name']}/drift/{queries._plain(scored.iloc[0]['score_date'])}"
+
+
+def drift_report_html(root: str, model: str, score_date: str) -> str | None:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", score_date):
+        return None
+    uri = StorageLayout(root).drift_report(model, score_date)
+    return files.read_text(uri) if files.exists(uri) else None
 
 
 def graph_layout(graph: dict[str, Any]) -> dict[str, Any]:

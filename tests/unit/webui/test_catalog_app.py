@@ -76,11 +76,17 @@ def test_lineage_graph_links_each_node(client: TestClient) -> None:
     assert "train.csv" in html and "bronze" in html and "2026-11-02" in html
 
 
-def test_a_training_run_links_to_the_version_it_registered(client: TestClient) -> None:
-    found = client.get(f"/runs/{TRAIN_RUN}", follow_redirects=False)
+def test_a_training_run_links_to_its_version_and_a_scoring_run_to_its_drift_report(
+    client: TestClient,
+) -> None:
+    found = client.get(f"/runs/{MODEL}_training/{TRAIN_RUN}", follow_redirects=False)
     assert found.status_code == 307
     assert found.headers["location"] == f"/mlplatform/models/{MODEL}/versions/1"
-    assert client.get("/runs/scheduled__never", follow_redirects=False).status_code == 404
+    scored = client.get(f"/runs/{MODEL}_scoring/scheduled__2026-11-04", follow_redirects=False)
+    assert scored.headers["location"] == f"/mlplatform/models/{MODEL}/drift/2026-11-04"
+    assert "Drift on 2026-11-04" in client.get(f"/models/{MODEL}/drift/2026-11-04").text
+    assert client.get(f"/models/{MODEL}/drift/..%2F..%2Fetc").status_code == 404
+    assert client.get(f"/runs/{MODEL}_scoring/scheduled__never", follow_redirects=False).status_code == 404
 
 
 def test_features_and_audit_pages_render_their_rows(client: TestClient) -> None:
@@ -100,7 +106,13 @@ def test_every_route_refuses_when_the_user_dependency_refuses(lake: str) -> None
     paths = [r.path for r in app.routes if getattr(r, "include_in_schema", False)]
     assert len(paths) >= 10
     for path in paths:
-        concrete = path.replace("{model}", MODEL).replace("{version}", "1").replace("{run_id:path}", "x")
+        concrete = (
+            path.replace("{model}", MODEL)
+            .replace("{version}", "1")
+            .replace("{run_id:path}", "x")
+            .replace("{dag_id}", "d")
+        )
+        concrete = concrete.replace("{score_date}", "2026-11-04")
         assert client.get(concrete).status_code == 401, path
 
 
