@@ -28,6 +28,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
 DAG_ID = f"{MODEL}_training"
 REASON = "drift on monthly_charges (REST API test)"
+JWT_SECRET = "rest-api-test-secret"
+SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 def _free_port() -> int:
@@ -80,13 +83,14 @@ def airflow_servers(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-unty
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "2",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
         "AIRFLOW__API__BASE_URL": url,
-        "AIRFLOW__API_AUTH__JWT_SECRET": "rest-api-test-secret",
+        "AIRFLOW__API_AUTH__JWT_SECRET": JWT_SECRET,
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "MLP_STORAGE_ROOT": str(root),
@@ -155,7 +159,7 @@ def api_run(airflow_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
     final = _wait_for(f"run {run_id} to finish", finished, 900, procs)
     _, tasks = _call("GET", f"{url}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", token=token)
-    return {"run": run, "final": final, "tasks": tasks, "root": airflow_servers["root"]}
+    return {"run": run, "final": final, "tasks": tasks, "root": airflow_servers["root"], "url": url}
 
 
 def test_rest_triggered_run_succeeds(api_run) -> None:  # type: ignore[no-untyped-def]
@@ -179,3 +183,79 @@ def test_lineage_records_api_trigger_and_reason(api_run, spark) -> None:  # type
     registry = spark.read.format("delta").load(str(root / "delta" / "platform" / "model_registry"))
     entry = registry.where("event = 'registered'").first()
     assert (entry["version"], entry["reason"], entry["actor"]) == (1, REASON, "admin")
+
+
+def _catalog_paths() -> list[str]:
+    """Every route of the catalog as mounted, with sample path parameters."""
+    from airflow_glue.catalog_plugin import URL_PREFIX, ModelCatalogPlugin
+
+    app = ModelCatalogPlugin.fastapi_apps[0]["app"]
+    samples = {"{model}": MODEL, "{version}": "1", "{dag_id}": DAG_ID, "{run_id:path}": "manual__x"}
+    paths = []
+    for route in app.routes:
+        if getattr(route, "include_in_schema", False):
+            path = route.path.replace("{score_date}", "2026-11-02")
+            for name, value in samples.items():
+                path = path.replace(name, value)
+            paths.append(URL_PREFIX + path)
+    return paths
+
+
+def test_every_catalog_route_refuses_a_missing_or_bad_token(airflow_servers) -> None:  # type: ignore[no-untyped-def]
+    import jwt
+
+    url, procs = airflow_servers["url"], airflow_servers["procs"]
+    _wait_for("the api-server", lambda: _call("GET", f"{url}/api/v2/version")[0] == 200, 180, procs)
+    forged = jwt.encode({"sub": "admin", "role": "ADMIN", "aud": "apache-airflow"}, "not-the-secret", "HS512")
+    paths = _catalog_paths()
+    assert len(paths) >= 12
+    for path in paths:
+        assert _call("GET", f"{url}{path}")[0] == 401, path
+        assert _call("GET", f"{url}{path}", token="not-a-jwt")[0] in (401, 403), path
+        assert _call("GET", f"{url}{path}", token=forged)[0] in (401, 403), path
+    _, body = _call("POST", f"{url}/auth/token", {"username": "admin", "password": "admin"})
+    status, listing = _call("GET", f"{url}/mlplatform/api/models", token=body["access_token"])
+    assert status == 200 and "models" in listing
+
+
+def test_catalog_in_a_browser_shows_the_champion_its_shap_and_its_lineage(api_run) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    url, run_id = api_run["url"], api_run["run"]["dag_run_id"]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=BROWSER_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/mlplatform/models", wait_until="load")
+            page.click("#sign-in")  # the catalog sends a signed-out browser to Airflow's login
+            page.fill("input[name=username]", "admin")
+            page.fill("input[name=password]", "admin")
+            page.click("button[type=submit]")
+            page.wait_for_url("**/mlplatform/models", timeout=60_000)
+            row = page.locator(f"tr[data-model={MODEL}]")
+            assert row.locator("td.champion").inner_text().startswith("v1")
+            page.goto(f"{url}/plugin/models")  # the same page inside Airflow's navigation
+            page.frame_locator("iframe[title=Models]").locator(f"tr[data-model={MODEL}]").wait_for(
+                timeout=60_000
+            )
+            page.screenshot(path=str(SCREENSHOTS / "catalog_models.png"))
+            page.goto(f"{url}/mlplatform/models/{MODEL}/versions/1")
+            beeswarm = page.locator("#shap-beeswarm")
+            beeswarm.wait_for()
+            assert beeswarm.evaluate("img => img.complete && img.naturalWidth") > 0
+            page.screenshot(path=str(SCREENSHOTS / "catalog_version.png"), full_page=True)
+            page.click("text=lineage graph")
+            graph = page.locator("svg#lineage-graph")
+            graph.wait_for()
+            assert graph.locator("a[href*='/versions/1']").count() >= 1
+            assert graph.locator("text=bronze v").count() >= 1
+            page.screenshot(path=str(SCREENSHOTS / "catalog_lineage.png"), full_page=True)
+            page.goto(f"{url}/dags/{DAG_ID}/runs/{run_id}/plugin/catalog")  # the run view's catalog tab
+            tab = page.frame_locator("iframe[title='Model catalog']")
+            tab.locator("#shap-beeswarm").wait_for(timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "catalog_run_tab.png"))
+        finally:
+            browser.close()
+    for name in ("catalog_models", "catalog_version", "catalog_lineage", "catalog_run_tab"):
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name

@@ -201,11 +201,15 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+# libyaml's loader when PyYAML has it: parsing hundreds of specs (DAG files, the catalog) is ~10x faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_spec(path: str | Path) -> ModelSpec:
     """Load and validate one spec file; errors name the file and the field."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_YAML_LOADER)
     except FileNotFoundError as exc:
         raise SpecError(f"model spec {path} does not exist") from exc
     except yaml.YAMLError as exc:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.config.specs import MODEL_NAME_PATTERN
@@ -20,8 +21,17 @@ from mlplatform.webui import pages
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def create_app(settings: Settings | None = None, *, user_dependency: Callable[..., Any] | None = None) -> Any:
-    """The catalog app; every route depends on ``user_dependency`` (a user with ``get_name()``)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    user_dependency: Callable[..., Any] | None = None,
+    login_url: Callable[[], str] | None = None,
+) -> Any:
+    """The catalog app; every route depends on ``user_dependency`` (a user with ``get_name()``).
+
+    A browser refused for want of a valid token gets a page linking to ``login_url()`` (with the
+    page it asked for as ``next``), with the same 401/403 status an API client gets as JSON.
+    """
     from fastapi import Depends, FastAPI, HTTPException, Query, Request
     from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
     from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -36,6 +46,22 @@ def create_app(settings: Settings | None = None, *, user_dependency: Callable[..
         return settings or get_settings()
 
     app = FastAPI(title="mlplatform model catalog", dependencies=[Depends(user_dependency)])
+
+    @app.exception_handler(HTTPException)
+    def refused(request: Request, exc: HTTPException) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if exc.status_code not in (401, 403) or not wants_html:
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        base, path = str(request.scope.get("root_path", "")).rstrip("/"), request.url.path
+        target = (path if path.startswith(f"{base}/") else base + path) + (
+            f"?{request.url.query}" if request.url.query else ""
+        )
+        html = env.get_template("refused.html.j2").render(
+            base=base,
+            detail=exc.detail,
+            login=f"{login_url()}?{urlencode({'next': target})}" if login_url else None,
+        )
+        return HTMLResponse(html, exc.status_code)
 
     def render(request: Request, template: str, **data: Any) -> HTMLResponse:
         base = str(request.scope.get("root_path", "")).rstrip("/")
@@ -83,10 +109,14 @@ def create_app(settings: Settings | None = None, *, user_dependency: Callable[..
         return render(request, "model.html.j2", **data)
 
     @app.get("/models/{model}/versions/{version}", response_class=HTMLResponse)
-    def version(request: Request, model: str, version: int) -> HTMLResponse:
+    def version(request: Request, model: str, version: int, user: User) -> HTMLResponse:
         data = pages.version_page(config().storage_root, checked(model), version)
         if data is None:
             raise HTTPException(404, f"model '{model}' has no version {version}")
+        # Inlined so the page also works in the sandboxed frame of Airflow's run view.
+        for artifact in ("shap_beeswarm", "model_card"):
+            if data["beeswarm" if artifact == "shap_beeswarm" else "card"]:
+                audited(user, model, version, artifact)
         return render(request, "version.html.j2", **data)
 
     @app.get("/models/{model}/versions/{version}/shap", response_class=HTMLResponse)

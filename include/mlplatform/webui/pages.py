@@ -221,12 +221,14 @@ def version_page(root: str, model: str, version: int) -> dict[str, Any] | None:
     uri = f"{up['artifact_uri']}/manifest.json"
     if files.exists(uri):
         manifest = _json(files.read_text(uri))
-    layout = StorageLayout(root)
+    png = beeswarm_png(root, model, version)
+    card = f"{up['artifact_uri']}/model_card.md"
     return {
         **up,
         "manifest": manifest,
-        "has_shap": files.exists(layout.shap_report(model, version)),
-        "has_card": files.exists(f"{up['artifact_uri']}/model_card.md"),
+        "has_shap": files.exists(StorageLayout(root).shap_report(model, version)),
+        "beeswarm": base64.b64encode(png).decode() if png else None,
+        "card": files.read_text(card) if files.exists(card) else None,
         "reproduce": f"mlplatform reproduce --model {model} --version {version}",
     }
 

@@ -57,7 +57,8 @@ def test_version_page_embeds_shap_and_card_and_names_inputs_and_reproduce(
     client: TestClient, lake: str
 ) -> None:
     html = client.get(f"/models/{MODEL}/versions/1").text
-    assert re.search(r'<img[^>]+id="shap-beeswarm"[^>]+beeswarm\.png', html)
+    assert re.search(r'<img id="shap-beeswarm"[^>]+src="data:image/png;base64,iVBOR', html)
+    assert 'id="shap-report"' in html and "churn v1" in html and "<b>tenure</b>" not in html
     assert "ab" * 32 in html and "abc123" in html
     assert f"mlplatform reproduce --model {MODEL} --version 1" in html
     png = client.get(f"/models/{MODEL}/versions/1/beeswarm.png")
