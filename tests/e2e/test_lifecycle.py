@@ -569,3 +569,62 @@ def test_trace_finds_the_model_and_input_versions_of_one_prediction(lifecycle, s
     assert up["inputs"]["features"]["version"] is not None and up["code_version"]
     parts = queries.downstream(layout.root, MODEL, row["model_version"])["partitions"]
     assert DRIFT_DATE in {p["score_date"] for p in parts}
+
+
+def test_openlineage_events_are_complete_and_each_output_version_traces_to_its_inputs(
+    lifecycle, spark
+) -> None:  # type: ignore[no-untyped-def]
+    layout = lifecycle["layout"]
+    events = [
+        json.loads(line)
+        for line in (Path(layout.root) / "openlineage" / "events.jsonl").read_text().splitlines()
+    ]
+    attempts: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        attempts.setdefault(event["run"]["runId"], []).append(event)
+    for run_id, mine in attempts.items():
+        kinds = [e["eventType"] for e in mine]
+        assert kinds[0] == "START" and kinds[-1] in ("COMPLETE", "FAIL") and len(kinds) == 2, (run_id, kinds)
+    ended = {
+        (e["run"]["facets"]["mlplatform"]["airflow_run_id"], e["job"]["name"].split(".", 1)[1]): e
+        for e in events
+        if e["eventType"] in ("COMPLETE", "FAIL")
+    }
+    lineage = _delta(spark, layout.platform_table("lineage")).collect()
+    assert lineage and all((r["run_id"], r["task_id"]) in ended for r in lineage), "a step without events"
+    for row in lineage:
+        event = ended[(row["run_id"], row["task_id"])]
+        assert event["eventType"] == ("COMPLETE" if row["status"] == "success" else "FAIL")
+        versions = {
+            o["name"].rsplit("/", 1)[-1]: o["facets"]["version"]["datasetVersion"]
+            for o in event["outputs"]
+            if "version" in o.get("facets", {})
+        }
+        for ref in row["outputs"]:
+            if ref["version"] is not None and ref["name"] in versions:
+                assert versions[ref["name"]] == str(ref["version"]), (
+                    row["run_id"],
+                    row["task_id"],
+                    ref["name"],
+                )
+    links = 0
+    for (run_id, _task), event in ended.items():
+        earlier = sorted(
+            (e for (other, _), e in ended.items() if other == run_id and e["eventTime"] < event["eventTime"]),
+            key=lambda e: e["eventTime"],
+        )
+        written = {  # the last version each earlier task of the run wrote
+            o["name"]: o["facets"]["version"]["datasetVersion"]
+            for e in earlier
+            for o in e["outputs"]
+            if "version" in o.get("facets", {})
+        }
+        for dataset in event["inputs"]:
+            if dataset["name"] in written and "version" in dataset.get("facets", {}):
+                assert dataset["facets"]["version"]["datasetVersion"] == written[dataset["name"]], (
+                    run_id,
+                    event["job"]["name"],
+                    dataset["name"],
+                )
+                links += 1
+    assert links >= 3 * len(lifecycle["runs"])  # ingest → validate → build_features → score/train at least
