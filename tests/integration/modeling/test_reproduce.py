@@ -138,6 +138,48 @@ def test_reproduce_reads_features_as_of_the_recorded_version(spark, versions) ->
     assert report["passed"] and report["max_abs_diff"] <= 1e-6
 
 
+def test_reproduce_passes_after_maintenance_with_no_default_retention(spark, versions) -> None:  # type: ignore[no-untyped-def]
+    """VACUUM with a 0 h default removes what no live version needs and keeps what they read.
+
+    Runs after the features table was rewritten above, so the registered versions' feature files
+    are removed files that a plain ``VACUUM RETAIN 0 HOURS`` would delete.
+    """
+    from mlplatform.config.settings import get_settings
+    from mlplatform.io.layout import StorageLayout
+    from mlplatform.lifecycle.maintenance import CHECK_KEY, collect_pins, maintain
+    from mlplatform.lineage.retention import norm_uri
+    from mlplatform.modeling.reproduce import reproduce_version
+
+    settings = get_settings().model_copy(update={"vacuum_retention_hours": 0, "vacuum_margin_hours": 0})
+    layout = StorageLayout(str(versions["root"]))
+    features = layout.model_table(MODEL, "features")
+    pins = collect_pins(spark, layout)
+    assert pins[norm_uri(features)].version == versions["single"]["features_version"]
+    control = next(
+        layout.model_table(MODEL, name)
+        for name in ("validated", "bronze")
+        if norm_uri(layout.model_table(MODEL, name)) not in pins
+    )
+    spark.read.format("delta").load(control).write.format("delta").mode("overwrite").save(control)
+    spark.conf.set(CHECK_KEY, "false")
+    try:
+        at_risk = [
+            r["path"] for r in spark.sql(f"VACUUM delta.`{features}` RETAIN 0 HOURS DRY RUN").collect()
+        ]
+    finally:
+        spark.conf.unset(CHECK_KEY)
+    assert at_risk, "the rewrite above left no removed file for VACUUM to take"
+
+    report = maintain(spark, settings)
+    summary = {Path(v["path"]).name: v for v in report["vacuum"] if v["path"] in (features, control)}
+    assert summary[Path(control).name]["files_deleted"] > 0  # unpinned: the 0 h default applies
+    assert summary["features"]["pinned_version"] == versions["single"]["features_version"]
+    assert all(Path(p.removeprefix("file:")).exists() for p in at_risk)
+    for which in ("single", "distributed"):
+        report = reproduce_version(spark, get_settings(), MODEL, int(versions[which]["version"]))
+        assert report["passed"] and report["max_abs_diff"] <= 1e-6, report
+
+
 def test_cli_prints_report_and_exits_zero(versions, capsys) -> None:  # type: ignore[no-untyped-def]
     from mlplatform.cli import main
 
