@@ -526,7 +526,10 @@ def test_audit_records_each_runs_trigger_source_and_the_promotion_and_retirement
     runs = lifecycle["runs"]
     assert source[runs["train"].run_id] == "api"
     assert source[runs["clean"].run_id] == "ui"
-    assert source[lifecycle["triggered"].run_id] == "policy"
+    # dag.test runs the policy's queued run under a run id of its own, with the run's conf
+    assert source[runs["retrain"].run_id] == "policy"
+    policy = triggers[triggers["run_id"] == runs["retrain"].run_id].iloc[0]
+    assert policy["reason"] == lifecycle["triggered"].conf["reason"]
     assert source[runs["retire"].run_id] == "ui"
     assert len(triggers) == triggers["run_id"].nunique(), "a run's trigger is audited once"
     promoted = audit[audit["action"] == "promotion"]
@@ -585,35 +588,36 @@ def test_openlineage_events_are_complete_and_each_output_version_traces_to_its_i
     for run_id, mine in attempts.items():
         kinds = [e["eventType"] for e in mine]
         assert kinds[0] == "START" and kinds[-1] in ("COMPLETE", "FAIL") and len(kinds) == 2, (run_id, kinds)
-    ended = {
-        (e["run"]["facets"]["mlplatform"]["airflow_run_id"], e["job"]["name"].split(".", 1)[1]): e
-        for e in events
-        if e["eventType"] in ("COMPLETE", "FAIL")
-    }
-    lineage = _delta(spark, layout.platform_table("lineage")).collect()
-    assert lineage and all((r["run_id"], r["task_id"]) in ended for r in lineage), "a step without events"
-    for row in lineage:
-        event = ended[(row["run_id"], row["task_id"])]
-        assert event["eventType"] == ("COMPLETE" if row["status"] == "success" else "FAIL")
-        versions = {
-            o["name"].rsplit("/", 1)[-1]: o["facets"]["version"]["datasetVersion"]
-            for o in event["outputs"]
-            if "version" in o.get("facets", {})
-        }
-        for ref in row["outputs"]:
-            if ref["version"] is not None and ref["name"] in versions:
-                assert versions[ref["name"]] == str(ref["version"]), (
-                    row["run_id"],
-                    row["task_id"],
-                    ref["name"],
-                )
+    ended: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (run, task) → its steps' last events
+    for e in sorted(events, key=lambda e: e["eventTime"]):
+        if e["eventType"] in ("COMPLETE", "FAIL"):
+            task = e["job"]["name"].split(".")[1]
+            ended.setdefault((e["run"]["facets"]["mlplatform"]["airflow_run_id"], task), []).append(e)
+    lineage = sorted(_delta(spark, layout.platform_table("lineage")).collect(), key=lambda r: r["started_at"])
+    rows: dict[tuple[str, str], list[Any]] = {}
+    for r in lineage:
+        rows.setdefault((r["run_id"], r["task_id"]), []).append(r)
+    assert lineage and set(rows) <= set(ended), "a step without events"
+    for key, mine in rows.items():
+        assert len(ended[key]) == len(mine), key  # one START/terminal pair per lineage row
+        for row, event in zip(mine, ended[key], strict=True):
+            assert event["eventType"] == ("COMPLETE" if row["status"] == "success" else "FAIL")
+            versions = {
+                o["name"].rsplit("/", 1)[-1]: o["facets"]["version"]["datasetVersion"]
+                for o in event["outputs"]
+                if "version" in o.get("facets", {})
+            }
+            for ref in row["outputs"]:
+                if ref["version"] is not None and ref["name"] in versions:
+                    assert versions[ref["name"]] == str(ref["version"]), (key, ref["name"])
+    flat = [(run, e) for (run, _), mine in ended.items() for e in mine]
     links = 0
-    for (run_id, _task), event in ended.items():
+    for run_id, event in flat:
         earlier = sorted(
-            (e for (other, _), e in ended.items() if other == run_id and e["eventTime"] < event["eventTime"]),
+            (e for other, e in flat if other == run_id and e["eventTime"] < event["eventTime"]),
             key=lambda e: e["eventTime"],
         )
-        written = {  # the last version each earlier task of the run wrote
+        written = {  # the last version each earlier step of the run wrote
             o["name"]: o["facets"]["version"]["datasetVersion"]
             for e in earlier
             for o in e["outputs"]

@@ -230,7 +230,14 @@ def run_step(
 
         p.audit([trigger_row(ctx, model)])
     with record_lineage(
-        p.spark, p.table("lineage"), ctx, model_name=model, settings=p.settings, spec=p.spec, inputs=inputs
+        p.spark,
+        p.table("lineage"),
+        ctx,
+        model_name=model,
+        settings=p.settings,
+        spec=p.spec,
+        inputs=inputs,
+        step=task_id,
     ) as entry:
         p.lineage = entry
         entry.model_version = _model_version(inputs)

@@ -56,9 +56,16 @@ PRODUCER = "https://github.com/mlplatform/mlplatform/tree/main/include/mlplatfor
 _IDS = uuid.UUID("6f1c0c55-9d0e-4b53-9a8e-2f0f4d6f0c11")  # uuid5 namespace of this platform's runs
 
 
-def run_uuid(ctx: RunContext) -> str:
-    """The attempt's OpenLineage run id: the same for its START and its COMPLETE/FAIL."""
-    return str(uuid.uuid5(_IDS, f"task:{ctx.dag_id}:{ctx.run_id}:{ctx.task_id}:{ctx.try_number}"))
+def run_uuid(ctx: RunContext, step: str | None = None) -> str:
+    """The attempt's OpenLineage run id: the same for its START and its COMPLETE/FAIL; each
+    ``step`` of a task that runs several is a run of its own."""
+    key = f"task:{ctx.dag_id}:{ctx.run_id}:{ctx.task_id}:{ctx.try_number}" + (f":{step}" if step else "")
+    return str(uuid.uuid5(_IDS, key))
+
+
+def job_name(ctx: RunContext, step: str | None = None) -> str:
+    """``dag_id.task_id``, and ``.step`` for each step of a task that runs several."""
+    return f"{ctx.dag_id}.{ctx.task_id}" + (f".{step}" if step else "")
 
 
 def dag_run_uuid(ctx: RunContext) -> str:
@@ -189,6 +196,7 @@ def _run_facets(
             code_version=code_version,
             try_number=ctx.try_number,
             airflow_run_id=ctx.run_id,
+            step=entry.step,
         ),
     }
     if ctx.logical_date is not None:
@@ -219,7 +227,7 @@ def build_event(
     """One event of a task attempt; START carries the run only, COMPLETE/FAIL the datasets too."""
     job = Job(
         namespace=namespace,
-        name=f"{ctx.dag_id}.{ctx.task_id}",
+        name=job_name(ctx, entry.step),
         facets={
             "jobType": job_type_job.JobTypeJobFacet(
                 processingType="BATCH", integration="MLPLATFORM", jobType="TASK"
@@ -230,7 +238,9 @@ def build_event(
     return RunEvent(
         eventType=state,
         eventTime=_iso(event_time or datetime.now(UTC)),
-        run=Run(runId=run_uuid(ctx), facets=_run_facets(ctx, entry, namespace, code_version, error)),
+        run=Run(
+            runId=run_uuid(ctx, entry.step), facets=_run_facets(ctx, entry, namespace, code_version, error)
+        ),
         job=job,
         inputs=inputs,
         outputs=outputs,

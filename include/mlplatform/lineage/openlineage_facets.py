@@ -37,6 +37,7 @@ class MlplatformRunFacet(RunFacet):
     code_version: str | None = None
     try_number: int = 1
     airflow_run_id: str | None = None
+    step: str | None = None
 
     @staticmethod
     def _get_schema() -> str:

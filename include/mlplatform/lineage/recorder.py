@@ -63,6 +63,8 @@ class LineageEntry:
     # lineage) and the handoffs the step was given.
     spec: ModelSpec | None = None
     step_inputs: dict[str, Any] = field(default_factory=dict)
+    # The platform step, when an Airflow task runs several (retirement's final_scoring does).
+    step: str | None = None
 
     def read(self, name: str, uri: str, version: int | None = None) -> None:
         self.inputs.append(TableRef(name, uri, version))
@@ -141,6 +143,7 @@ def record_lineage(
     settings: Settings | None = None,
     spec: ModelSpec | None = None,
     inputs: Mapping[str, Any] | None = None,
+    step: str | None = None,
 ) -> Iterator[LineageEntry]:
     """Collect a task's lineage and append it, as ``success`` or ``failed`` with the error.
 
@@ -151,7 +154,12 @@ def record_lineage(
     from mlplatform.config.settings import get_settings
     from mlplatform.lineage.openlineage import LineageEmitter
 
-    entry = LineageEntry(model_name=model_name, spec=spec, step_inputs=dict(inputs or {}))
+    entry = LineageEntry(
+        model_name=model_name,
+        spec=spec,
+        step_inputs=dict(inputs or {}),
+        step=step if step != ctx.task_id else None,
+    )
     emitter = LineageEmitter.from_settings(settings or get_settings())
     with commit_user_metadata(spark, commit_metadata(ctx, model_name)):
         try:

@@ -58,6 +58,21 @@ def _features_entry(spec: ModelSpec | None = None) -> LineageEntry:
     return entry
 
 
+def test_each_step_of_a_task_that_runs_several_is_its_own_run_and_job() -> None:
+    ctx = _ctx(task_id="final_scoring")
+    events = {}
+    for step in ("ingest", "score"):
+        entry = LineageEntry(model_name="churn_demo", spec=_spec(), step=step)
+        events[step] = [
+            _json(build_event(state, ctx, entry)) for state in (RunState.START, RunState.COMPLETE)
+        ]
+    ingest, score = events["ingest"], events["score"]
+    assert ingest[0]["run"]["runId"] == ingest[1]["run"]["runId"] != score[0]["run"]["runId"]
+    assert ingest[1]["job"]["name"] == "churn_demo_training.final_scoring.ingest"
+    assert score[1]["run"]["facets"]["mlplatform"]["step"] == "score"
+    assert run_uuid(ctx) not in {ingest[0]["run"]["runId"], score[0]["run"]["runId"]}
+
+
 def test_start_and_complete_share_a_deterministic_run_id_under_the_dag_run() -> None:
     ctx, entry = _ctx(), _features_entry()
     start = _json(build_event(RunState.START, ctx, entry, code_version="abc123"))
