@@ -246,10 +246,8 @@ def run_step(
         before = {name: p.version(name) for name in registered.writes}
         try:
             result = registered.func(p, ctx, **inputs)
-        except BaseException:
-            _record_writes(p, entry, registered.writes, before, changed_only=True)
-            raise
-        _record_writes(p, entry, registered.writes, before, changed_only=False)
+        finally:
+            _record_writes(p, entry, registered.writes, before)
         data = result.model_dump(mode="json")
         entry.model_version = _model_version({"result": data}) or entry.model_version
         entry.params.update({"result": data})
@@ -258,16 +256,12 @@ def run_step(
 
 
 def _record_writes(
-    p: Platform,
-    entry: LineageEntry,
-    names: Sequence[str],
-    before: dict[str, int | None],
-    *,
-    changed_only: bool,
+    p: Platform, entry: LineageEntry, names: Sequence[str], before: dict[str, int | None]
 ) -> None:
+    """The step's declared tables it committed to (a new Delta version); the others it left alone."""
     for name in names:
         version = p.version(name)
-        if version is not None and (not changed_only or version != before[name]):
+        if version is not None and version != before[name]:
             entry.wrote(name, p.table(name), version)
             log.info("wrote %s version %s", name, version)
 

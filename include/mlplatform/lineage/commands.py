@@ -15,11 +15,19 @@ from mlplatform.lineage import queries
 
 
 def _versions(refs: dict[str, Any]) -> str:
-    return ", ".join(f"{name} v{ref['version']}" for name, ref in refs.items())
+    """``bronze v0, features v3``; a table the version did not read (no Delta version) says so."""
+    return ", ".join(
+        f"{name} v{ref['version']}" if ref.get("version") is not None else f"{name} (not read)"
+        for name, ref in refs.items()
+    )
 
 
 def _upstream_text(a: dict[str, Any]) -> list[str]:
-    failed = [v["expectation"] for v in a["validations"] if not v["success"]]
+    failed = [
+        f"{v['expectation']}({v['column']})" if v.get("column") else v["expectation"]
+        for v in a["validations"]
+        if not v["success"]
+    ]
     lines = [
         f"{a['model']} v{a['version']}: registered {a['registered_at']} by {a['registered_by']} ({a['reason']})",
         f"  run          {a['dag_id']} / {a['run_id']}",
