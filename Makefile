@@ -125,6 +125,7 @@ bench: check-java jars
 	$(BIN)/python -m bench.bench_scoring --rows $${BENCH_ROWS:-1000000}
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-bench.txt
 	$(BIN)/python -m bench.bench_drift --rows $${BENCH_ROWS:-1000000}
+	$(BIN)/python -m bench.bench_catalog --models $${BENCH_MODELS:-300}
 
 clean:
 	rm -rf $(AIRFLOW_HOME) lakehouse test-artifacts

@@ -155,11 +155,8 @@ def test_reproduce_passes_after_maintenance_with_no_default_retention(spark, ver
     features = layout.model_table(MODEL, "features")
     pins = collect_pins(spark, layout)
     assert pins[norm_uri(features)].version == versions["single"]["features_version"]
-    control = next(
-        layout.model_table(MODEL, name)
-        for name in ("validated", "bronze")
-        if norm_uri(layout.model_table(MODEL, name)) not in pins
-    )
+    control = layout.platform_table("validation_results")  # no version pins it; not append-only
+    assert norm_uri(control) not in pins
     spark.read.format("delta").load(control).write.format("delta").mode("overwrite").save(control)
     spark.conf.set(CHECK_KEY, "false")
     try:
@@ -171,9 +168,9 @@ def test_reproduce_passes_after_maintenance_with_no_default_retention(spark, ver
     assert at_risk, "the rewrite above left no removed file for VACUUM to take"
 
     report = maintain(spark, settings)
-    summary = {Path(v["path"]).name: v for v in report["vacuum"] if v["path"] in (features, control)}
-    assert summary[Path(control).name]["files_deleted"] > 0  # unpinned: the 0 h default applies
-    assert summary["features"]["pinned_version"] == versions["single"]["features_version"]
+    summary = {v["path"]: v for v in report["vacuum"]}
+    assert summary[control]["files_deleted"] > 0  # unpinned: the 0 h default applies
+    assert summary[features]["pinned_version"] == versions["single"]["features_version"]
     assert all(Path(p.removeprefix("file:")).exists() for p in at_risk)
     for which in ("single", "distributed"):
         report = reproduce_version(spark, get_settings(), MODEL, int(versions[which]["version"]))
