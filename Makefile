@@ -97,12 +97,12 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit -p tests.isolation_guard
 
 lint: install
-	$(BIN)/ruff check include dags tests scripts bench
-	$(BIN)/ruff format --check include dags tests scripts bench
+	$(BIN)/ruff check include dags plugins tests scripts bench
+	$(BIN)/ruff format --check include dags plugins tests scripts bench
 
 format: install
-	$(BIN)/ruff format include dags tests scripts bench
-	$(BIN)/ruff check --fix include dags tests scripts bench
+	$(BIN)/ruff format include dags plugins tests scripts bench
+	$(BIN)/ruff check --fix include dags plugins tests scripts bench
 
 ui: check-java jars airflow-init
 	@$(BIN)/airflow dags reserialize >$(AIRFLOW_HOME)/reserialize.log 2>&1
