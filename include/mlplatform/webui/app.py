@@ -21,6 +21,11 @@ from mlplatform.webui import pages
 TEMPLATES = Path(__file__).parent / "templates"
 
 
+def base_path(request: Any) -> str:
+    """Where the app is mounted (``/mlplatform`` in the api-server), for the links it renders."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -52,7 +57,7 @@ def create_app(
         wants_html = "text/html" in request.headers.get("accept", "")
         if exc.status_code not in (401, 403) or not wants_html:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        base, path = str(request.scope.get("root_path", "")).rstrip("/"), request.url.path
+        base, path = base_path(request), request.url.path
         target = (path if path.startswith(f"{base}/") else base + path) + (
             f"?{request.url.query}" if request.url.query else ""
         )
@@ -64,9 +69,12 @@ def create_app(
         return HTMLResponse(html, exc.status_code)
 
     def render(request: Request, template: str, **data: Any) -> HTMLResponse:
-        base = str(request.scope.get("root_path", "")).rstrip("/")
-        html = env.get_template(template).render(base=base, **data)
-        return HTMLResponse(html)
+        return HTMLResponse(env.get_template(template).render(base=base_path(request), **data))
+
+    def listing(q: str, sort: str, page: int, per_page: int) -> dict[str, Any]:
+        data = pages.model_list(config().storage_root, q=q, sort=sort, page=page, per_page=per_page)
+        pages.add_spec_facts(data["models"], config().spec_dir)
+        return data
 
     def checked(model: str) -> str:
         if not re.match(MODEL_NAME_PATTERN, model):
@@ -89,17 +97,13 @@ def create_app(
         page: int = Query(1, ge=1),
         per_page: int = Query(50, ge=1, le=500),
     ) -> HTMLResponse:
-        data = pages.model_list(config().storage_root, q=q, sort=sort, page=page, per_page=per_page)
-        pages.add_spec_facts(data["models"], config().spec_dir)
-        return render(request, "models.html.j2", **data)
+        return render(request, "models.html.j2", **listing(q, sort, page, per_page))
 
     @app.get("/api/models")
     def models_json(
         q: str = "", sort: str = "name", page: int = Query(1, ge=1), per_page: int = 50
     ) -> JSONResponse:
-        data = pages.model_list(config().storage_root, q=q, sort=sort, page=page, per_page=per_page)
-        pages.add_spec_facts(data["models"], config().spec_dir)
-        return JSONResponse(pages.queries._plain(data))
+        return JSONResponse(pages.queries._plain(listing(q, sort, page, per_page)))
 
     @app.get("/models/{model}", response_class=HTMLResponse)
     def model(request: Request, model: str) -> HTMLResponse:
@@ -114,8 +118,8 @@ def create_app(
         if data is None:
             raise HTTPException(404, f"model '{model}' has no version {version}")
         # Inlined so the page also works in the sandboxed frame of Airflow's run view.
-        for artifact in ("shap_beeswarm", "model_card"):
-            if data["beeswarm" if artifact == "shap_beeswarm" else "card"]:
+        for artifact, shown in (("shap_beeswarm", data["beeswarm"]), ("model_card", data["card"])):
+            if shown:
                 audited(user, model, version, artifact)
         return render(request, "version.html.j2", **data)
 
@@ -160,8 +164,7 @@ def create_app(
         found = pages.run_target(config().storage_root, dag_id, run_id)
         if found is None:
             raise HTTPException(404, f"run '{run_id}' of '{dag_id}' registered no version and scored no date")
-        base = str(request.scope.get("root_path", "")).rstrip("/")
-        return RedirectResponse(f"{base}{found}", status_code=307)
+        return RedirectResponse(f"{base_path(request)}{found}", status_code=307)
 
     @app.get("/models/{model}/drift/{score_date}", response_class=HTMLResponse)
     def drift_report(model: str, score_date: str, user: User) -> HTMLResponse:

@@ -261,14 +261,17 @@ def features_page(root: str) -> list[dict[str, Any]]:
 def run_target(root: str, dag_id: str, run_id: str) -> str | None:
     """The catalog path of a DAG run: the version a training run registered, else the drift report
     of the date a scoring run scored."""
-    registry = read_table(root, "model_registry", columns=["model_name", "version", "event", "run_id"])
-    hit = registry[(registry["run_id"] == run_id) & (registry["event"] == "registered")]
+    hit = read_table(
+        root,
+        "model_registry",
+        columns=["model_name", "version"],
+        equals={"run_id": run_id, "event": "registered"},
+    )
     hit = hit[hit["model_name"].map(lambda m: dag_id.startswith(f"{m}_"))] if len(hit) > 1 else hit
     if not hit.empty:
         return f"/models/{hit.iloc[0]['model_name']}/versions/{int(hit.iloc[0]['version'])}"
-    drift = read_table(root, "drift_metrics", columns=["model_name", "score_date", "run_id"])
-    mine = drift["model_name"].map(lambda m: dag_id.startswith(f"{m}_")).astype(bool)
-    scored = drift[(drift["run_id"] == run_id) & mine]
+    drift = read_table(root, "drift_metrics", columns=["model_name", "score_date"], equals={"run_id": run_id})
+    scored = drift[drift["model_name"].map(lambda m: dag_id.startswith(f"{m}_")).astype(bool)]
     if scored.empty:
         return None
     return f"/models/{scored.iloc[0]['model_name']}/drift/{queries._plain(scored.iloc[0]['score_date'])}"

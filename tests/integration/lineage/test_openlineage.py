@@ -40,6 +40,10 @@ def _output(event: dict[str, Any], suffix: str) -> dict[str, Any]:
     return next(o for o in event["outputs"] if o["name"].endswith(suffix))
 
 
+def _input(event: dict[str, Any], suffix: str) -> dict[str, Any]:
+    return next(i for i in event["inputs"] if i["name"].endswith(suffix))
+
+
 def _history(spark, uri: str) -> dict[int, dict[str, Any] | None]:  # type: ignore[no-untyped-def]
     rows = spark.sql(f"DESCRIBE HISTORY delta.`{uri}`").select("version", "userMetadata").collect()
     return {int(r["version"]): json.loads(r["userMetadata"]) if r["userMetadata"] else None for r in rows}
@@ -86,7 +90,7 @@ def test_each_step_gives_start_then_complete_with_its_delta_versions(steps, spar
         steps["ingest"]["bronze_version"]
     )
     validate = _by_task(events, f"{MODEL}_training.validate")[1]
-    bronze_in = next(i for i in validate["inputs"] if i["name"].endswith("/bronze"))
+    bronze_in = _input(validate, "/bronze")
     assert bronze_in["facets"]["version"]["datasetVersion"] == str(steps["ingest"]["bronze_version"])
     validated = _output(validate, "/validated")
     assert validated["facets"]["version"]["datasetVersion"] == str(steps["validate"]["validated_version"])
@@ -102,7 +106,7 @@ def test_each_step_gives_start_then_complete_with_its_delta_versions(steps, spar
         (r["expectation"], r["column"], r["success"]) for r in results
     )
     features = _by_task(events, f"{MODEL}_training.build_features")[1]
-    validated_in = next(i for i in features["inputs"] if i["name"].endswith("/validated"))
+    validated_in = _input(features, "/validated")
     assert validated_in["facets"]["version"]["datasetVersion"] == str(steps["validate"]["validated_version"])
     out = _output(features, "/features")
     assert out["facets"]["version"]["datasetVersion"] == str(steps["build_features"]["features_version"])
