@@ -18,29 +18,30 @@ from airflow.sdk import Param, dag, get_parsing_context, task
 from airflow_glue import DAG_TAG
 from airflow_glue.callbacks import failure_callback
 from airflow_glue.context import model_specs
+from airflow_glue.dag_docs import dag_description, dag_doc_md
 from airflow_glue.tasks import retire_model, run_final_scoring
-from mlplatform.core.context import TriggerType
+from mlplatform.config.specs import ModelSpec
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 
 
-def retirement_dag(model: str, tags: list[str], owner: str) -> None:
+def retirement_dag(spec: ModelSpec) -> None:
+    model, owner = spec.name, spec.owner
+
     @dag(
         dag_id=f"{model}_retirement",
+        description=dag_description(spec, "retirement"),
         schedule=None,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=1,
-        doc_md=__doc__,
-        tags=[DAG_TAG, "retirement", model, *tags],
+        doc_md=dag_doc_md(spec, "retirement", __doc__),
+        tags=[DAG_TAG, "retirement", model, *spec.tags],
         default_args={**DEFAULT_ARGS, "owner": owner, "on_failure_callback": failure_callback(model)},
         params={
             "reason": Param(type="string", minLength=3, description="Why the model is retired."),
             "final_scoring": Param(
                 False, type="boolean", description="Score the logical date's batch first."
-            ),
-            "trigger_source": Param(
-                "manual", type="string", enum=[TriggerType.MANUAL.value, TriggerType.API.value]
             ),
         },
     )
@@ -63,4 +64,4 @@ def retirement_dag(model: str, tags: list[str], owner: str) -> None:
 _building = get_parsing_context().dag_id
 for _spec in model_specs():
     if _building in (None, f"{_spec.name}_retirement"):
-        retirement_dag(_spec.name, _spec.tags, _spec.owner)
+        retirement_dag(_spec)

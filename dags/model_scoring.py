@@ -32,6 +32,7 @@ from airflow_glue import DAG_TAG
 from airflow_glue.assets import model_assets
 from airflow_glue.callbacks import failure_callback
 from airflow_glue.context import model_specs
+from airflow_glue.dag_docs import dag_description, dag_doc_md
 from airflow_glue.tasks import lifecycle_task
 from mlplatform.config.specs import ModelSpec
 
@@ -45,12 +46,12 @@ def scoring_dag(spec: ModelSpec) -> None:
 
     @dag(
         dag_id=f"{model}_scoring",
-        description=spec.description or f"Score and monitor {model}",
+        description=dag_description(spec, "scoring"),
         schedule=spec.schedule.scoring,
         start_date=pendulum.datetime(start.year, start.month, start.day, tz="UTC"),
         catchup=spec.schedule.catchup,
         max_active_runs=1,
-        doc_md=__doc__,
+        doc_md=dag_doc_md(spec, "scoring", __doc__),
         tags=[DAG_TAG, "scoring", model, *spec.tags],
         default_args={**DEFAULT_ARGS, "owner": spec.owner, "on_failure_callback": failure_callback(model)},
     )
@@ -78,7 +79,6 @@ def scoring_dag(spec: ModelSpec) -> None:
             logical_date="{{ ts }}",
             conf={
                 "reason": "{{ ti.xcom_pull(task_ids='decide_retraining')['reason'] }}",
-                "trigger_source": "policy",
                 "requested_by": "{{ dag.dag_id }}/{{ run_id }}",
             },
             skip_when_already_exists=True,

@@ -13,8 +13,9 @@ passed → **champion_changed** updates the model's `champion` asset when it did
 With approval, `checks_passed` skips the approval form when the gate failed, and `promote` runs
 anyway (`trigger_rule="none_failed"`) to record the refusal.
 
-Trigger it from the UI form (reason, sample size) or the REST API with
-`conf={"reason": "...", "trigger_source": "api"}`; every task writes a lineage row.
+Trigger it from the UI form (reason, sample size) or the REST API with `conf={"reason": "..."}`;
+every task writes a lineage row, whose trigger type Airflow itself decides (UI, REST API,
+schedule, the retraining policy), never the conf.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from airflow_glue import DAG_TAG
 from airflow_glue.assets import model_assets
 from airflow_glue.callbacks import failure_callback
 from airflow_glue.context import model_specs
+from airflow_glue.dag_docs import dag_description, dag_doc_md
 from airflow_glue.tasks import lifecycle_task
 from mlplatform.config.specs import ModelSpec
-from mlplatform.core.context import REQUESTABLE_TRIGGERS
 
 DEFAULT_ARGS = {"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(seconds=30)}
 APPROVAL_TASK = "approve_promotion"
@@ -51,12 +52,12 @@ def training_dag(spec: ModelSpec) -> None:
 
     @dag(
         dag_id=f"{model}_training",
-        description=spec.description or f"Train, explain, gate and promote {model}",
+        description=dag_description(spec, "training"),
         schedule=spec.schedule.training,
         start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
         catchup=False,
         max_active_runs=1,
-        doc_md=__doc__,
+        doc_md=dag_doc_md(spec, "training", __doc__),
         tags=[DAG_TAG, "training", model, *spec.tags],
         default_args={**DEFAULT_ARGS, "owner": spec.owner, "on_failure_callback": failure_callback(model)},
         params={
@@ -64,7 +65,6 @@ def training_dag(spec: ModelSpec) -> None:
             "sample_size": Param(
                 0, type="integer", minimum=0, description="Train on about this many rows (0 = all)."
             ),
-            "trigger_source": Param("manual", type="string", enum=[t.value for t in REQUESTABLE_TRIGGERS]),
         },
     )
     def training():

@@ -14,6 +14,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 from airflow.api_fastapi.core_api.security import get_user
 from airflow.plugins_manager import AirflowPlugin
+from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, HTTPException, status
 
 URL_PREFIX = "/mlplatform"
@@ -40,10 +41,28 @@ def catalog_app() -> Any:
     return create_app(user_dependency=catalog_user, login_url=login_url)
 
 
+#: The tasks whose run has a report in the catalog, by DAG kind: the new version's page (its SHAP
+#: report and model card) and the date's drift report; the catalog's run route redirects to it.
+REPORT_TASKS = {"training": {"explain", "gate", "promote"}, "scoring": {"check_drift"}}
+
+
+class CatalogReportLink(BaseOperatorLink):
+    """A task's "Report" button: the catalog page of what the task produced, for report tasks."""
+
+    name = "Report"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        kind = ti_key.dag_id.rsplit("_", 1)[-1]
+        if ti_key.task_id not in REPORT_TASKS.get(kind, ()):
+            return ""
+        return f"{URL_PREFIX}/runs/{ti_key.dag_id}/{ti_key.run_id}"
+
+
 class ModelCatalogPlugin(AirflowPlugin):
     """The read-only model catalog: models, versions, lineage, features and the audit trail."""
 
     name = "mlplatform_catalog"
+    global_operator_extra_links = [CatalogReportLink()]
     fastapi_apps = [{"app": catalog_app(), "url_prefix": URL_PREFIX, "name": "Model catalog"}]
     external_views = [
         {

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_glue.trigger import triggered_by
 from mlplatform.config.settings import get_settings
 from mlplatform.config.specs import ModelSpec, SpecError, scan_specs
 from mlplatform.core.context import RunContext, classify_trigger
@@ -38,7 +39,7 @@ def run_conf(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_context(context: dict[str, Any]) -> RunContext:
-    """Lineage facts from an Airflow task context (``run_type``, user, conf and params)."""
+    """Lineage facts from an Airflow task context (run type and trigger, user, conf and params)."""
     dag_run = context["dag_run"]
     ti = context["ti"]
     conf = run_conf(context)
@@ -51,7 +52,7 @@ def run_context(context: dict[str, Any]) -> RunContext:
         dag_id=dag_run.dag_id,
         task_id=ti.task_id,
         logical_date=datetime.fromtimestamp(logical.timestamp(), UTC),
-        trigger_type=classify_trigger(str(run_type) if run_type else None, conf),
+        trigger_type=classify_trigger(str(run_type) if run_type else None, triggered_by(context), conf),
         triggered_by=getattr(dag_run, "triggering_user_name", None),
         try_number=int(getattr(ti, "try_number", 1) or 1),
         conf={k: v for k, v in conf.items() if isinstance(v, str | int | float | bool) or v is None},

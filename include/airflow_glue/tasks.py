@@ -8,6 +8,7 @@ the step's result as one XCom (``multiple_outputs=False``). A retired model's ta
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from airflow.sdk import get_current_context, task
 
 from airflow_glue.context import run_conf, run_context
 from airflow_glue.notifiers import send_alert
+
+log = logging.getLogger(__name__)
 
 
 def step_doc(task_id: str) -> str | None:
@@ -41,9 +44,12 @@ def run_lifecycle_step(
     """Run one platform step for ``model`` inside an Airflow task; a retired model's run skips.
 
     The run's first step records its trigger in the audit table (who or what started it, from where).
+    A permanent error (``mlplatform.core.errors.is_permanent``) fails the task without a retry; the
+    original error stays the exception's ``__cause__`` for the failure callback.
     """
-    from airflow.sdk.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+    from mlplatform.core.errors import is_permanent
     from mlplatform.lifecycle.runner import run_step
     from mlplatform.registry import ModelRetiredError
 
@@ -54,6 +60,12 @@ def run_lifecycle_step(
         return run_step(task_id, model, run_context(context), audit_trigger=audit_trigger, **inputs)
     except ModelRetiredError as exc:
         raise AirflowSkipException(str(exc)) from exc
+    except Exception as exc:
+        if not is_permanent(exc):
+            log.warning("%s failed with a transient %s: Airflow's retries apply", task_id, type(exc).__name__)
+            raise
+        log.error("%s failed with a permanent %s: not retried", task_id, type(exc).__name__)
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
 def alert_on_findings(task_id: str, model: str, context: dict[str, Any], result: dict[str, Any]) -> None:

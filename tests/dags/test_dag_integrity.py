@@ -54,6 +54,24 @@ def test_dags_have_tags_retries_docs_and_owner(dagbag) -> None:  # type: ignore[
             assert task.on_failure_callback, f"{dag_id}.{task.task_id} sends no failure alert"
 
 
+def test_each_dag_page_describes_its_model_from_the_spec(dagbag) -> None:  # type: ignore[no-untyped-def]
+    from mlplatform.config.specs import load_specs
+
+    for name, spec in load_specs(PROJECT_ROOT / "include" / "specs").items():
+        for kind in ("training", "scoring", "retirement"):
+            dag = dagbag.dags[f"{name}_{kind}"]
+            assert dag.description and spec.description in dag.description, dag.dag_id
+            assert f"## {name}: {kind}" in dag.doc_md
+            assert f"| owner | {spec.owner} |" in dag.doc_md and f"| task type | {spec.task} |" in dag.doc_md
+            assert spec.source.scoring.path in dag.doc_md
+            assert f"(/mlplatform/models/{name})" in dag.doc_md, "links the model's catalog page"
+        training = dagbag.dags[f"{name}_training"].doc_md
+        if spec.task == "regression":
+            assert "| max_rmse |" in training and "| min_auc |" not in training
+        else:
+            assert f"| min_auc | {spec.promotion.min_auc} |" in training and "| max_rmse |" not in training
+
+
 def _edges(dag) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return {(task.task_id, down) for task in dag.tasks for down in task.downstream_task_ids}
 
@@ -75,7 +93,7 @@ def test_training_dag_shape_and_params(dagbag) -> None:  # type: ignore[no-untyp
     assert set(dag.task_ids) == set(order)
     assert set(zip(order, order[1:], strict=False)) == _edges(dag)
     params = dag.params.dump()
-    assert set(params) == {"reason", "sample_size", "trigger_source"}
+    assert set(params) == {"reason", "sample_size"}, "no form field can claim how the run was triggered"
     assert dag.start_date.tzinfo is not None
     assert [a.name for a in dag.get_task("champion_changed").outlets] == ["churn_demo.champion"]
 
@@ -109,7 +127,8 @@ def test_scoring_dag_is_scheduled_nightly(dagbag) -> None:  # type: ignore[no-un
     assert [a.name for a in dag.get_task("check_drift").outlets] == ["churn_demo.drift_metrics"]
     trigger = dag.get_task("trigger_retraining")
     assert trigger.trigger_dag_id == "churn_demo_training"
-    assert trigger.conf["trigger_source"] == "policy" and "reason" in trigger.conf
+    assert "reason" in trigger.conf and "requested_by" in trigger.conf
+    assert "trigger_source" not in trigger.conf, "Airflow's run type says the policy triggered it"
     assert trigger.skip_when_already_exists is True
     assert trigger.logical_date == "{{ ts }}", "the training run's window ends on the scoring date"
 

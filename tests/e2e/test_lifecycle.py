@@ -101,7 +101,8 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
         scoring = dags[f"{MODEL}_scoring"]
         runs: dict[str, Any] = {}
         runs["train"] = dags[f"{MODEL}_training"].test(
-            logical_date=_date(TRAIN_DATE), run_conf={"reason": "e2e: first model", "trigger_source": "api"}
+            logical_date=_date(TRAIN_DATE),
+            run_conf={"reason": "e2e: first model", "trigger_source": "api"},
         )
         runs["clean"] = scoring.test(logical_date=_date(CLEAN_DATE))
         predictions = layout.platform_table("predictions")
@@ -224,7 +225,7 @@ def test_every_task_wrote_lineage(lifecycle, spark) -> None:  # type: ignore[no-
         assert all(r["status"] == "success" and r["model_name"] == MODEL for r in rows)
         assert all(r["started_at"] <= r["ended_at"] for r in rows)
     train_rows = lineage.where(f"run_id = '{lifecycle['runs']['train'].run_id}'").collect()
-    assert {r["trigger_type"] for r in train_rows} == {"api"}
+    assert {r["trigger_type"] for r in train_rows} == {"cli"}, "Airflow's triggered_by, not the conf"
     register = next(r for r in train_rows if r["task_id"] == "register")
     assert register["model_version"] == 1
     assert {o["name"] for o in register["outputs"]} >= {"model_registry"}
@@ -307,7 +308,7 @@ def test_policy_triggers_retraining_after_three_degraded_runs(lifecycle, spark) 
     triggered = lifecycle["triggered"]
     assert triggered.logical_date == _date(DRIFT_DATE_3), "the training run is about the scoring date"
     conf = triggered.conf
-    assert conf["trigger_source"] == "policy"
+    assert conf["requested_by"] == f"{MODEL}_scoring/{lifecycle['runs']['drift_3'].run_id}"
     assert conf["reason"] == decisions[DRIFT_DATE_3]["reason"] and "drift" in conf["reason"]
 
 
@@ -524,13 +525,15 @@ def test_audit_records_each_runs_trigger_source_and_the_promotion_and_retirement
     triggers = audit[audit["action"] == "trigger"]
     source = dict(zip(triggers["run_id"], triggers["source"], strict=True))
     runs = lifecycle["runs"]
-    assert source[runs["train"].run_id] == "api"
-    assert source[runs["clean"].run_id] == "ui"
+    # dag.test() runs are a person's command (Airflow's triggered_by "test"); the conf's
+    # trigger_source "api" of the first training run changes nothing.
+    assert source[runs["train"].run_id] == "cli"
+    assert source[runs["clean"].run_id] == "cli"
     # dag.test runs the policy's queued run under a run id of its own, with the run's conf
     assert source[runs["retrain"].run_id] == "policy"
     policy = triggers[triggers["run_id"] == runs["retrain"].run_id].iloc[0]
     assert policy["reason"] == lifecycle["triggered"].conf["reason"]
-    assert source[runs["retire"].run_id] == "ui"
+    assert source[runs["retire"].run_id] == "cli"
     assert len(triggers) == triggers["run_id"].nunique(), "a run's trigger is audited once"
     promoted = audit[audit["action"] == "promotion"]
     assert 1 in set(promoted["version"]) and set(promoted["run_id"]) <= set(source)

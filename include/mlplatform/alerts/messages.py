@@ -14,7 +14,7 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from mlplatform.core.errors import PlatformError
+from mlplatform.core.errors import TransientError
 from mlplatform.reporting.render import render
 
 AlertEvent = Literal["drift", "data_quality", "task_failure", "retraining", "retraining_held", "retirement"]
@@ -29,9 +29,9 @@ _TITLES = {
 }
 
 
-class AlertDeliveryError(PlatformError, RuntimeError):
+class AlertDeliveryError(TransientError, RuntimeError):
     """A webhook refused or did not answer; the message names the channel (never the URL, which is
-    often a secret) and the HTTP status or the network reason."""
+    often a secret) and the HTTP status or the network reason. A later try may reach it."""
 
 
 def build_alert(

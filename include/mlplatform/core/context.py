@@ -14,7 +14,7 @@ from typing import Any
 
 
 class TriggerType(StrEnum):
-    """How a run was started; the DAG params' ``trigger_source`` enums are derived from it."""
+    """How a run was started (lineage's ``trigger_type``), as Airflow recorded it."""
 
     MANUAL = "manual"
     SCHEDULED = "scheduled"
@@ -24,10 +24,6 @@ class TriggerType(StrEnum):
     POLICY = "policy"
     CLI = "cli"
     TEST = "test"
-
-
-#: The sources a person or a caller may name in ``conf.trigger_source``.
-REQUESTABLE_TRIGGERS = (TriggerType.MANUAL, TriggerType.API, TriggerType.POLICY)
 
 
 @dataclass(frozen=True)
@@ -77,13 +73,29 @@ class RunContext:
         )
 
 
-def classify_trigger(run_type: str | None, conf: dict[str, Any] | None) -> str:
-    """Map Airflow's run type (and the conf's ``trigger_source``) to a trigger type (a plain string).
+#: Airflow's ``triggered_by`` of a manual run → the trigger type lineage records.
+_TRIGGERED_BY = {
+    "ui": TriggerType.MANUAL,
+    "rest_api": TriggerType.API,
+    "cli": TriggerType.CLI,
+    "test": TriggerType.CLI,
+    "operator": TriggerType.POLICY,
+    "timetable": TriggerType.SCHEDULED,
+    "backfill": TriggerType.BACKFILL,
+    "asset": TriggerType.ASSET,
+}
 
-    Airflow gives UI and REST API runs the same run type ("manual"); the REST call documented in
-    the README sets ``conf.trigger_source = "api"`` so that lineage can tell them apart.
+
+def classify_trigger(
+    run_type: str | None, triggered_by: str | None = None, conf: dict[str, Any] | None = None
+) -> str:
+    """The trigger type of a run, from Airflow's own ``run_type`` and ``triggered_by`` only.
+
+    A conf's ``trigger_source`` is ignored: a person filling in the trigger form could type
+    ``policy``. Operator-triggered runs are the retraining policy's (``TriggerDagRunOperator``);
+    so is a ``dag.test()`` replay of a run the policy queued, which carries the policy's
+    ``requested_by`` in its conf (only a person at the shell replays runs: ``make demo``).
     """
-    source = str((conf or {}).get("trigger_source") or "").lower()
     kind = (run_type or "manual").lower()
     if kind == "scheduled":
         return TriggerType.SCHEDULED.value
@@ -91,6 +103,9 @@ def classify_trigger(run_type: str | None, conf: dict[str, Any] | None) -> str:
         return TriggerType.BACKFILL.value
     if kind.startswith("asset") or kind == "dataset_triggered":
         return TriggerType.ASSET.value
-    if source in {t.value for t in TriggerType}:
-        return source
-    return TriggerType.MANUAL.value
+    if kind == "operator_triggered":
+        return TriggerType.POLICY.value
+    source = (triggered_by or "").lower()
+    if source == "test" and (conf or {}).get("requested_by"):
+        return TriggerType.POLICY.value
+    return _TRIGGERED_BY.get(source, TriggerType.MANUAL).value

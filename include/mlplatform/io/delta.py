@@ -9,19 +9,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mlplatform.core.errors import EnvironmentProblem
+from mlplatform.core.errors import EnvironmentProblem, TransientError
 from mlplatform.io.catalog import TableSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-class TableWriteError(EnvironmentProblem):
+class TableWriteError(TransientError, EnvironmentProblem):
     """A Delta write failed for a reason of the storage (full disk, permissions, an outage).
 
     Delta commits atomically, so the table stays at its previous version; the message names the
-    table and the root cause that Spark buries in a Java stack trace.
+    table and the root cause that Spark buries in a Java stack trace. A retry may pass once the
+    storage recovers.
     """
+
+
+class TableSchemaError(TableWriteError):
+    """The table on disk has other column types than the catalog declares: it needs a migration."""
+
+    permanent = True
 
 
 CREATE_RACE_SECONDS = 10.0
@@ -129,7 +136,7 @@ def _add_declared_columns(spark: SparkSession, path: str, table: TableSpec) -> N
         if f.name in have and have[f.name].simpleString() != f.dataType.simpleString()  # nullability aside
     ]
     if changed:
-        raise TableWriteError(
+        raise TableSchemaError(
             f"Delta table {path} has other column types than the catalog declares ({'; '.join(changed)}): "
             "migrate it (ALTER TABLE ... ALTER COLUMN ... TYPE where Delta can widen it, else rewrite it)"
         )

@@ -26,7 +26,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from mlplatform.core.errors import RegistryError
+from mlplatform.core.errors import RegistryError, TransientError
 from mlplatform.io.catalog import TABLES
 from mlplatform.io.delta import ensure_table
 
@@ -59,8 +59,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 T = TypeVar("T")
 
 
-class CommitConflictError(RegistryError):
-    """A registry write kept conflicting with concurrent writers and gave up."""
+class CommitConflictError(TransientError, RegistryError):
+    """A registry write kept conflicting with concurrent writers and gave up (a later try may pass)."""
 
 
 class Stale(enum.Enum):

@@ -13,26 +13,30 @@ from mlplatform.lineage.recorder import LineageEntry, lineage_row
 
 
 @pytest.mark.parametrize(
-    ("run_type", "conf", "expected"),
+    ("run_type", "triggered_by", "conf", "expected"),
     [
-        ("scheduled", None, "scheduled"),
-        ("scheduled", {"trigger_source": "api"}, "scheduled"),
-        ("backfill", {}, "backfill"),
-        ("BACKFILL", None, "backfill"),
-        ("asset_triggered", None, "asset"),
-        ("dataset_triggered", None, "asset"),
-        ("manual", None, "manual"),
-        ("manual", {}, "manual"),
-        ("manual", {"trigger_source": "api"}, "api"),
-        ("manual", {"trigger_source": "API"}, "api"),
-        ("manual", {"trigger_source": "test"}, "test"),
-        ("manual", {"trigger_source": "somewhere"}, "manual"),
-        (None, {"trigger_source": "api"}, "api"),
-        (None, None, "manual"),
+        ("scheduled", "timetable", None, "scheduled"),
+        ("BACKFILL", "backfill", None, "backfill"),
+        ("asset_triggered", "asset", None, "asset"),
+        ("operator_triggered", "operator", {"requested_by": "m_scoring/r"}, "policy"),
+        ("manual", "ui", None, "manual"),
+        ("manual", "rest_api", {}, "api"),
+        ("manual", "cli", None, "cli"),
+        ("manual", "test", None, "cli"),
+        ("manual", "test", {"requested_by": "m_scoring/scheduled__2026-11-05"}, "policy"),
+        ("manual", None, None, "manual"),
+        (None, None, None, "manual"),
+        # What a user types into the conf never decides the type:
+        ("manual", "rest_api", {"trigger_source": "policy"}, "api"),
+        ("manual", "ui", {"trigger_source": "policy", "requested_by": "forged"}, "manual"),
+        ("scheduled", "timetable", {"trigger_source": "api"}, "scheduled"),
+        ("manual", None, {"trigger_source": "api"}, "manual"),
     ],
 )
-def test_classify_trigger(run_type: str | None, conf: dict | None, expected: str) -> None:
-    assert classify_trigger(run_type, conf) == expected
+def test_classify_trigger_from_airflow_facts_only(
+    run_type: str | None, triggered_by: str | None, conf: dict | None, expected: str
+) -> None:
+    assert classify_trigger(run_type, triggered_by, conf) == expected
 
 
 def _ctx(**kwargs) -> RunContext:  # type: ignore[no-untyped-def]
