@@ -94,6 +94,17 @@ def test_notifiers_and_failure_callback_reach_both_channels(alert_servers, tmp_p
         failure_callback("churn_demo")(context)
         assert inbox.webhooks[-1]["event"] == "task_failure" and inbox.webhooks[-1]["task_id"] == "score"
 
+        # a permanent error reaches Airflow wrapped (no retry): the callback judges its cause
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from mlplatform.data.ingest import SourceError
+
+        wrapped = AirflowFailException("SourceError: cannot read source file /lake/m/2026-11-03.csv")
+        wrapped.__cause__ = SourceError("cannot read source file /lake/m/2026-11-03.csv")
+        context["exception"] = wrapped
+        failure_callback("churn_demo")(context)
+        assert inbox.webhooks[-1]["event"] == "data_quality"
+
         # a broken channel is reported, not raised: the other channel still delivers
         monkeypatch.setenv(
             "AIRFLOW_CONN_SMTP_DEFAULT",
