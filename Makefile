@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
-export AIRFLOW__LOGGING__LOGGING_LEVEL ?= WARNING
+export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS := admin:admin
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE := $(AIRFLOW_HOME)/simple_auth_manager_passwords.json
 export GX_ANALYTICS_ENABLED := False
@@ -27,12 +27,12 @@ DEMO_DRIFT_DATE_3 ?= 2026-11-05
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data run test test-fast test-unit lint format ui bench clean
+.PHONY: help check-java install jars airflow-init demo demo-data run test test-fast test-unit lint format ui compose-env bench clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
 	@echo "make test   - install, initialise Airflow, run the whole test suite"
-	@echo "make ui     - Airflow UI + scheduler + dag-processor on http://127.0.0.1:$(UI_PORT) (admin/admin)"
+	@echo "make ui     - Airflow UI, scheduler, dag-processor, triggerer on http://127.0.0.1:$(UI_PORT) (user admin)"
 	@echo "make run DAG=<model>_training DATE=YYYY-MM-DD - run one model's DAG through Airflow"
 	@echo "make lint   - ruff check and format check"
 	@echo "make bench  - benchmarks (results in bench/results/)"
@@ -64,7 +64,9 @@ jars: check-java install $(CURDIR)/.cache/spark-jars/packages.txt
 
 $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 	@mkdir -p $(AIRFLOW_HOME)
-	@echo '{"admin": "admin"}' > $(AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)
+	@[ -s $(AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE) ] || ( umask 077; $(PYTHON) -c \
+	  'import json, secrets; print(json.dumps({"admin": secrets.token_urlsafe(12)}))' \
+	  > $(AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE) )
 	$(BIN)/airflow db migrate >$(AIRFLOW_HOME)/db-migrate.log 2>&1 || { tail -20 $(AIRFLOW_HOME)/db-migrate.log; exit 1; }
 	@touch $@
 
@@ -107,17 +109,19 @@ format: install
 ui: check-java jars airflow-init
 	@$(BIN)/airflow dags reserialize >$(AIRFLOW_HOME)/reserialize.log 2>&1
 	@$(BIN)/airflow dags unpause --treat-dag-id-as-regex --yes '_training$$' >/dev/null 2>&1 || true
-	@echo "Airflow UI on http://127.0.0.1:$(UI_PORT)  (user admin, password admin); Ctrl-C stops all three."
 	@echo "Training DAGs are unpaused (they run only when triggered); scoring DAGs stay paused until you toggle them."
-	@AIRFLOW__CORE__PARALLELISM=4 AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2 \
-	 AIRFLOW__API__BASE_URL=http://127.0.0.1:$(UI_PORT) \
-	 AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$(UI_PORT)/execution/ \
-	 AIRFLOW__API_AUTH__JWT_SECRET=$${AIRFLOW__API_AUTH__JWT_SECRET:-local-dev-secret} \
-	 bash -c 'trap "kill 0" EXIT INT TERM; \
-	   $(BIN)/airflow api-server --host 127.0.0.1 --port $(UI_PORT) & \
-	   $(BIN)/airflow scheduler & \
-	   $(BIN)/airflow dag-processor & \
-	   wait'
+	@AIRFLOW__CORE__PARALLELISM=$${AIRFLOW__CORE__PARALLELISM:-4} AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG=2 \
+	 $(BIN)/python scripts/ui.py --port $(UI_PORT)
+
+# The compose stack's secrets: random, in a git-ignored .env, made once (docker compose refuses to start without them).
+compose-env:
+	@[ ! -e .env ] || { echo ".env exists; not overwritten"; exit 0; }; umask 077; $(PYTHON) -c '\
+	import base64, os, secrets; \
+	print("AIRFLOW_JWT_SECRET=" + secrets.token_urlsafe(48)); \
+	print("AIRFLOW_FERNET_KEY=" + base64.urlsafe_b64encode(os.urandom(32)).decode()); \
+	print("AIRFLOW_ADMIN_PASSWORD=" + secrets.token_urlsafe(12)); \
+	print("POSTGRES_PASSWORD=" + secrets.token_urlsafe(24)); \
+	print("MINIO_ROOT_PASSWORD=" + secrets.token_urlsafe(24))' > .env && echo "wrote .env (admin password: AIRFLOW_ADMIN_PASSWORD)"
 
 bench: check-java jars
 	$(BIN)/python -m bench.bench_validation_features --rows $${BENCH_ROWS:-1000000}

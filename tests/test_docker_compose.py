@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -113,18 +114,49 @@ def _compose_command() -> list[str] | None:
     return None
 
 
-def test_docker_compose_config_validates() -> None:
+REQUIRED_SECRETS = (
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "MINIO_ROOT_PASSWORD",
+)
+
+
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
     command = _compose_command()
     if command is None:
         pytest.skip("neither docker-compose (v1) nor the `docker compose` plugin is on PATH")
-    result = subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_SECRETS}
+    return subprocess.run(
+        [*command, "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
+
+
+def test_docker_compose_config_validates_with_the_env_compose_env_writes(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    lines = {name: f"test-{name.lower()}" for name in REQUIRED_SECRETS}
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+    result = _compose_config(env_file)
     assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    api_env = config["services"]["airflow-apiserver"]["environment"]
+    assert api_env["AIRFLOW__API_AUTH__JWT_SECRET"] == "test-airflow_jwt_secret"
+    assert api_env["AIRFLOW__CORE__FERNET_KEY"] == "test-airflow_fernet_key"
+
+
+@pytest.mark.parametrize("missing", REQUIRED_SECRETS)
+def test_docker_compose_refuses_to_start_without_each_secret(tmp_path: Path, missing: str) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}=x\n" for k in REQUIRED_SECRETS if k != missing))
+    result = _compose_config(env_file)
+    assert result.returncode != 0
+    assert f"set {missing} in .env (make compose-env)" in result.stderr
 
 
 def test_image_records_the_commit_it_was_built_from(compose: dict) -> None:

@@ -50,6 +50,7 @@ def on_dag_run_running(dag_run: Any, msg: str) -> None:
         variable_key(dag_run.dag_id, dag_run.run_id),
         json.dumps(facts),
         description="How this run was triggered, copied by the mlplatform listener (lineage reads it).",
+        session=_session_of(dag_run),
     )
     log.info("run %s of %s: triggered by %s (%s)", dag_run.run_id, dag_run.dag_id, *facts.values())
 
@@ -61,7 +62,15 @@ def on_dag_run_success(dag_run: Any, msg: str) -> None:
         return
     from airflow.models.variable import Variable
 
-    Variable.delete(variable_key(dag_run.dag_id, dag_run.run_id))
+    Variable.delete(variable_key(dag_run.dag_id, dag_run.run_id), session=_session_of(dag_run))
+
+
+def _session_of(dag_run: Any) -> Any:
+    """The scheduler's own session: the note commits with the run's state change, and a listener
+    that committed on its own would break the scheduler's row locks."""
+    from sqlalchemy.orm import object_session
+
+    return object_session(dag_run)
 
 
 def triggered_by(context: dict[str, Any]) -> str | None:

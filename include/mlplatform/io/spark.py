@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlplatform.config.settings import Settings, get_settings
 from mlplatform.core.errors import EnvironmentProblem
+from mlplatform.io.spark_logs import driver_java_options
 
 if TYPE_CHECKING:
     from pyspark import SparkContext
@@ -146,6 +147,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     if not settings.is_local_storage:
         conf.update(_s3a_conf(settings))
     conf.update(settings.spark_conf)
+    conf["spark.driver.extraJavaOptions"] = driver_java_options(conf.get("spark.driver.extraJavaOptions"))
     return conf
 
 
@@ -245,9 +247,22 @@ def get_spark(settings: Settings | None = None) -> SparkSession:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    conf = spark_conf(settings)
+    _start_jvm(settings, conf)
     builder = SparkSession.builder.master(settings.spark_master).appName(settings.spark_app_name)
-    for key, value in spark_conf(settings).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    return builder.getOrCreate()
+
+
+def _start_jvm(settings: Settings, conf: dict[str, str]) -> None:
+    """Launch the driver JVM (unless one is alive) with its output relayed into Python logging."""
+    from pyspark import SparkConf, SparkContext
+
+    from mlplatform.io.spark_logs import launch_gateway_with_relay
+
+    if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
+        return
+    spark_conf = SparkConf(loadDefaults=False)
+    spark_conf.setMaster(settings.spark_master).setAppName(settings.spark_app_name).setAll(conf.items())
+    SparkContext._ensure_initialized(gateway=launch_gateway_with_relay(spark_conf), conf=spark_conf)

@@ -20,6 +20,7 @@ from mlplatform.config.specs import ModelSpec, load_spec, spec_path
 from mlplatform.core.context import RunContext
 from mlplatform.io.catalog import TABLES, table_spec
 from mlplatform.io.layout import StorageLayout, safe_key
+from mlplatform.io.spark_logs import SparkProgress
 from mlplatform.lifecycle.handoff import Handoff
 from mlplatform.lineage.recorder import LineageEntry, record_lineage
 
@@ -242,16 +243,19 @@ def run_step(
         p.lineage = entry
         entry.model_version = _model_version(inputs)
         for name in registered.reads:
-            entry.read(name, p.table(name), p.version(name))
+            version = p.version(name)
+            entry.read(name, p.table(name), version)
+            log.info("input %s: %s (Delta version %s)", name, p.table(name), version)
         before = {name: p.version(name) for name in registered.writes}
         try:
-            result = registered.func(p, ctx, **inputs)
+            with SparkProgress(p.spark, task_id):
+                result = registered.func(p, ctx, **inputs)
         finally:
             _record_writes(p, entry, registered.writes, before)
         data = result.model_dump(mode="json")
         entry.model_version = _model_version({"result": data}) or entry.model_version
         entry.params.update({"result": data})
-    log.info("%s done: %s", task_id, _summary(data))
+    log.info("%s done. Summary (the task's XCom):\n%s", task_id, summary_block(data))
     return data
 
 
@@ -276,7 +280,20 @@ def _model_version(values: dict[str, Any]) -> int | None:
     return None
 
 
-def _summary(data: dict[str, Any]) -> str:
-    """The scalar fields of a result, for the task log."""
-    keep = {k: v for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None}
-    return ", ".join(f"{k}={v}" for k, v in keep.items())
+def summary_block(data: dict[str, Any], width: int = 160) -> str:
+    """A step's result as the closing block of its task log: one ``key: value`` line per field.
+
+    Scalars as they are, short lists joined, anything larger as compact JSON cut at ``width``.
+    """
+    import json
+
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, str | int | float | bool) or value is None:
+            shown = str(value)
+        elif isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+            shown = ", ".join(map(str, value)) or "(none)"
+        else:
+            shown = json.dumps(value, default=str, separators=(",", ":"))
+        lines.append(f"  {key}: {shown if len(shown) <= width else shown[: width - 3] + '...'}")
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""The Spark driver's own output, routed into Python logging at its real level.
+
+PySpark's JVM inherits the task's stderr, and Airflow labels every stderr line ERROR, so a
+successful task read like a failed one. Here the JVM gets the platform's log4j2 configuration
+(``log4j2.properties``: one ``LEVEL logger: message`` line per record, start-up banner and known
+noise quiet) and a pipe instead of the task's stderr; a daemon thread reads the pipe and logs each
+record to ``spark.<logger>`` at its own level. Lines that are not log4j records (a Python worker's
+warning, a stack trace's frames) go to ``spark.stderr`` at WARNING, or with the record they follow.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark import SparkConf
+
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
+LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+}
+_RECORD = re.compile(r"^(TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ([\w.$-]+): (.*)$")
+# What the JVM itself prints at start, about its own options: noise in every task log.
+_QUIET = re.compile(r"^WARNING: Using incubator modules|^Picked up (JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)")
+_CONTINUATION = re.compile(
+    r"^(\s+at |\s+\.\.\. \d+ more|Caused by: |\s*Suppressed: |[\w.$]+(Exception|Error)\b)"
+)
+
+
+def driver_java_options(existing: str | None) -> str:
+    """``spark.driver.extraJavaOptions`` with the platform's log4j2 configuration (a user's stays)."""
+    option = f"-Dlog4j2.configurationFile=file:{LOG4J2_CONFIG}"
+    if existing and "log4j2.configurationFile" in existing:
+        return existing
+    return f"{existing} {option}".strip() if existing else option
+
+
+def relay_lines(stream: IO[str], logger_prefix: str = "spark") -> None:
+    """Log each line of ``stream`` (until it closes) at the level of the log4j record it belongs to."""
+    last: tuple[logging.Logger, int] | None = None
+    for raw in stream:
+        line = raw.rstrip("\n")
+        if not line.strip() or _QUIET.match(line):
+            continue
+        match = _RECORD.match(line)
+        if match:
+            level, name, message = match.groups()
+            last = (logging.getLogger(f"{logger_prefix}.{name.rsplit('.', 1)[-1]}"), LEVELS[level])
+            last[0].log(last[1], message)
+        elif last is not None and _CONTINUATION.match(line):
+            last[0].log(last[1], line)
+        else:
+            last = None
+            logging.getLogger(f"{logger_prefix}.stderr").warning(line)
+
+
+def launch_gateway_with_relay(conf: SparkConf) -> Any:
+    """Start the Py4J gateway JVM with its stdout and stderr read into Python logging."""
+    from pyspark.java_gateway import launch_gateway
+
+    read_fd, write_fd = os.pipe()
+    try:
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": write_fd, "stderr": write_fd})
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)  # the JVM holds its own copy; EOF comes when it and its workers exit
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per closed connection
+    stream = os.fdopen(read_fd, "r", encoding="utf-8", errors="replace")
+    threading.Thread(target=relay_lines, args=(stream,), name="spark-log-relay", daemon=True).start()
+    return gateway
+
+
+class SparkProgress:
+    """While a step runs, log the active Spark stages every ``every_s`` seconds (a long step's
+    progress: stage name, tasks done of all, percentage); silent while no stage runs."""
+
+    def __init__(self, spark: Any, label: str, every_s: float = 15.0) -> None:
+        self.tracker = spark.sparkContext.statusTracker()
+        self.label, self.every_s = label, every_s
+        self.log = logging.getLogger("mlplatform.progress")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"progress-{label}", daemon=True)
+
+    def __enter__(self) -> SparkProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def line(self) -> str | None:
+        """The progress line for the stages running now, or None when none runs."""
+        parts = []
+        for stage_id in sorted(self.tracker.getActiveStageIds()):
+            info = self.tracker.getStageInfo(stage_id)
+            if info is None or not info.numTasks:
+                continue
+            done = info.numCompletedTasks
+            name = info.name.split(" at ", 1)[0]
+            parts.append(
+                f"stage {stage_id} ({name}) {done}/{info.numTasks} tasks, {100 * done // info.numTasks}%"
+            )
+        return f"{self.label} in progress: " + "; ".join(parts) if parts else None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                line = self.line()
+            except Exception:  # the driver went away mid-step: the step itself reports that
+                return
+            if line:
+                self.log.info(line)
