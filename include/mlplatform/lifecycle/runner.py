@@ -222,6 +222,9 @@ def run_step(
 
     ``audit_trigger`` marks the run's first task: its first attempt records who or what started the run.
     """
+    from mlplatform.core.logs import quiet_libraries
+
+    quiet_libraries()
     _load_steps()
     registered = STEPS[task_id]
     p = open_platform(model, settings)

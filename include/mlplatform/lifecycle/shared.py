@@ -106,12 +106,14 @@ def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> 
     if outcome.data_docs_uri:
         p.wrote_file("data_docs", outcome.data_docs_uri)
     log.info(
-        "validated batch %s: %s rows, %s quarantined (%.2f%%, limit %.2f%%)",
+        "validated batch %s: %s rows, %s passed, %s quarantined (%.2f%%, limit %.2f%%); top reasons: %s",
         batch.batch_id,
         outcome.total_rows,
+        outcome.total_rows - outcome.bad_rows,
         outcome.bad_rows,
         100 * outcome.bad_fraction,
         100 * p.spec.validation.max_bad_row_fraction,
+        "; ".join(f"{o.label} ({o.unexpected_count} rows)" for o in outcome.worst(3)) or "none",
     )
     failures = v.table_level_failures(outcome, p.spec)
     if failures or outcome.bad_fraction > p.spec.validation.max_bad_row_fraction:
