@@ -2,21 +2,72 @@
 
 Used by ``make demo``, ``make run`` and ``mlplatform run``: the same code path as ``airflow dags
 test``, and a one-line result per task at the end. ``dag.test()`` runs every task in this process
-and its task logs go to this process's standard output, not to files: nothing is written under
-``$AIRFLOW_HOME/logs``. They are filtered at ``AIRFLOW__LOGGING__LOGGING_LEVEL`` (``WARNING`` under
-``make``: warnings, errors and tracebacks; set ``INFO`` to see every step's log). ``--queued RUN_ID`` executes a
-run that another DAG queued (the retraining policy's ``TriggerDagRunOperator``) with its own conf
-and logical date, doing what the scheduler would do with it; there is no scheduler in the demo.
+and prints its log here (filtered at ``AIRFLOW__LOGGING__LOGGING_LEVEL``); each task's log is
+also written where the Airflow UI reads it, ``$AIRFLOW_HOME/logs/dag_id=…/run_id=…/task_id=…/
+attempt=N.log``, as the executor would, so ``make ui`` shows these runs' logs too.
+``--queued RUN_ID`` executes a run that another DAG queued (the retraining policy's
+``TriggerDagRunOperator``) with its own conf and logical date, doing what the scheduler would do
+with it; there is no scheduler in the demo.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import logging
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+
+
+class TaskLogFile(logging.Handler):
+    """One task try's log as JSON lines, the format and place Airflow's log view reads."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(level=logging.INFO)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.stream = path.open("a", encoding="utf-8")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        if record.exc_info:
+            line["event"] += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.stream.write(json.dumps(line, default=str) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def write_task_logs() -> None:
+    """Wrap ``dag.test()``'s task runner so that each try also logs to its file under Airflow's logs."""
+    import airflow.sdk.definitions.dag as dag_module
+    from airflow.configuration import conf
+    from airflow.utils.log.file_task_handler import FileTaskHandler
+
+    run_task = dag_module._run_task
+    folder = Path(conf.get("logging", "base_log_folder"))
+    naming = FileTaskHandler(str(folder))
+
+    def run_task_with_log_file(*, ti, **kwargs):  # type: ignore[no-untyped-def]
+        handler = TaskLogFile(folder / naming._render_filename(ti, ti.try_number))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            return run_task(ti=ti, **kwargs)
+        finally:
+            root.removeHandler(handler)
+            handler.close()
+
+    dag_module._run_task = run_task_with_log_file
 
 
 def run_dag(dag_id: str, logical_date: datetime, conf: dict | None = None) -> str:
@@ -33,6 +84,7 @@ def run_dag(dag_id: str, logical_date: datetime, conf: dict | None = None) -> st
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    write_task_logs()
     run = dag.test(logical_date=logical_date, run_conf=conf)
     with create_session() as session:
         query = select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
@@ -77,12 +129,10 @@ def main() -> int:
     started = time.monotonic()
     state = run_dag(args.dag_id, logical, conf)
     print(f"{args.dag_id} {logical:%Y-%m-%d}: {state} in {time.monotonic() - started:.0f}s", flush=True)
-    level = os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
-    print(
-        f"task logs: printed above by dag.test() at level {level} (no log files are written); "
-        "AIRFLOW__LOGGING__LOGGING_LEVEL=INFO shows every step's log",
-        flush=True,
-    )
+    from airflow.configuration import conf as airflow_conf
+
+    folder = Path(airflow_conf.get("logging", "base_log_folder")) / f"dag_id={args.dag_id}"
+    print(f"task logs: {folder}/run_id=.../task_id=.../attempt=N.log (and in the UI: make ui)", flush=True)
     return 0 if state.endswith("success") else 1
 
 

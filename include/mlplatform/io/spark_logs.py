@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+import select
 import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pyspark import SparkConf
@@ -45,23 +46,57 @@ def driver_java_options(existing: str | None) -> str:
     return f"{existing} {option}".strip() if existing else option
 
 
-def relay_lines(stream: IO[str], logger_prefix: str = "spark") -> None:
-    """Log each line of ``stream`` (until it closes) at the level of the log4j record it belongs to."""
-    last: tuple[logging.Logger, int] | None = None
-    for raw in stream:
-        line = raw.rstrip("\n")
+class LogRelay:
+    """Turns the JVM's output lines into Python log records: a log4j record with the lines that
+    continue it (a stack trace) is one record at its own level; any other line is a warning."""
+
+    def __init__(self, logger_prefix: str = "spark") -> None:
+        self.prefix = logger_prefix
+        self.pending: tuple[logging.Logger, int, list[str]] | None = None
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\r\n")
         if not line.strip() or _QUIET.match(line):
-            continue
+            return
         match = _RECORD.match(line)
         if match:
+            self.flush()
             level, name, message = match.groups()
-            last = (logging.getLogger(f"{logger_prefix}.{name.rsplit('.', 1)[-1]}"), LEVELS[level])
-            last[0].log(last[1], message)
-        elif last is not None and _CONTINUATION.match(line):
-            last[0].log(last[1], line)
+            logger = logging.getLogger(f"{self.prefix}.{name.rsplit('.', 1)[-1]}")
+            self.pending = (logger, LEVELS[level], [message])
+        elif self.pending is not None and _CONTINUATION.match(line):
+            self.pending[2].append(line)
         else:
-            last = None
-            logging.getLogger(f"{logger_prefix}.stderr").warning(line)
+            self.flush()
+            logging.getLogger(f"{self.prefix}.stderr").warning(line)
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            logger, level, lines = self.pending
+            self.pending = None
+            logger.log(level, "\n".join(lines))
+
+
+def relay_fd(fd: int, relay: LogRelay | None = None, idle_s: float = 0.5) -> None:
+    """Relay the lines read from ``fd`` until it closes; a record is logged once ``idle_s`` passes
+    without a line that continues it."""
+    relay = relay or LogRelay()
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], idle_s)
+        if not ready:
+            relay.flush()
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        for line in lines:
+            relay.feed(line.decode("utf-8", errors="replace"))
+    if buffer:
+        relay.feed(buffer.decode("utf-8", errors="replace"))
+    relay.flush()
+    os.close(fd)
 
 
 def launch_gateway_with_relay(conf: SparkConf) -> Any:
@@ -77,8 +112,7 @@ def launch_gateway_with_relay(conf: SparkConf) -> Any:
     finally:
         os.close(write_fd)  # the JVM holds its own copy; EOF comes when it and its workers exit
     logging.getLogger("py4j").setLevel(logging.WARNING)  # one INFO line per closed connection
-    stream = os.fdopen(read_fd, "r", encoding="utf-8", errors="replace")
-    threading.Thread(target=relay_lines, args=(stream,), name="spark-log-relay", daemon=True).start()
+    threading.Thread(target=relay_fd, args=(read_fd,), name="spark-log-relay", daemon=True).start()
     return gateway
 
 

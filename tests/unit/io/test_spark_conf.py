@@ -31,6 +31,7 @@ def test_local_conf_loads_delta_and_keeps_malformed_lines_visible(tmp_path: Path
     assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert conf["spark.sql.csv.parser.columnPruning.enabled"] == "false"
     assert conf["spark.x"] == "1", "MLP_SPARK_CONF entries are applied last"
+    assert "-Dlog4j2.configurationFile=file:" in conf["spark.driver.extraJavaOptions"]
     assert not any(k.startswith("spark.hadoop.fs.s3a") for k in conf)
 
 
