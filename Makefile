@@ -117,7 +117,7 @@ ui: check-java jars airflow-init
 compose-env:
 	@[ ! -e .env ] || { echo ".env exists; not overwritten"; exit 0; }; umask 077; $(PYTHON) -c '\
 	import base64, os, secrets; \
-	print("AIRFLOW_JWT_SECRET=" + secrets.token_urlsafe(48)); \
+	print("AIRFLOW_JWT_SECRET=" + secrets.token_urlsafe(64)); \
 	print("AIRFLOW_FERNET_KEY=" + base64.urlsafe_b64encode(os.urandom(32)).decode()); \
 	print("AIRFLOW_ADMIN_PASSWORD=" + secrets.token_urlsafe(12)); \
 	print("POSTGRES_PASSWORD=" + secrets.token_urlsafe(24)); \

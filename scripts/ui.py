@@ -36,7 +36,7 @@ def jwt_secret(home: Path) -> str:
     path = home / "jwt_secret"
     if not path.exists():
         path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        path.write_text(secrets.token_urlsafe(64))
     return path.read_text().strip()
 
 

@@ -49,3 +49,36 @@ def test_a_user_the_auth_manager_does_not_let_see_plugins_is_refused(monkeypatch
             asyncio.run(catalog_user(user))
         assert refused.value.status_code == 403
     assert asked[0]["access_view"].name == "PLUGINS" and asked[0]["user"] is user
+
+
+def test_report_tasks_link_to_their_catalog_page_and_other_tasks_have_no_link() -> None:
+    from airflow import plugins_manager
+
+    from airflow_glue.catalog_plugin import CatalogReportLink
+
+    link = CatalogReportLink()
+
+    def key(dag_id: str, task_id: str) -> SimpleNamespace:
+        return SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id="manual__2026-11-02", try_number=1)
+
+    run_page = "/mlplatform/runs/churn_demo_training/manual__2026-11-02"
+    assert link.get_link(None, ti_key=key("churn_demo_training", "explain")) == run_page
+    drift = link.get_link(None, ti_key=key("churn_demo_scoring", "check_drift"))
+    assert drift == "/mlplatform/runs/churn_demo_scoring/manual__2026-11-02"
+    assert link.get_link(None, ti_key=key("churn_demo_scoring", "ingest")) == ""
+    assert link.get_link(None, ti_key=key("someone_elses_dag", "explain")) == ""
+    names = [type(x).__name__ for x in plugins_manager.get_global_operator_extra_links()]
+    assert "CatalogReportLink" in names, "Airflow loads the link from the plugins folder"
+
+
+def test_the_trigger_listener_is_registered_from_the_plugins_folder() -> None:
+    from airflow.listeners.listener import get_listener_manager
+
+    import airflow_glue.trigger as trigger
+
+    source = (PROJECT_ROOT / "plugins" / "mlplatform_trigger.py").read_text()
+    assert "listeners = [trigger]" in source
+    from airflow import plugins_manager
+
+    plugins_manager.integrate_listener_plugins(get_listener_manager())
+    assert get_listener_manager().pm.is_registered(trigger)
