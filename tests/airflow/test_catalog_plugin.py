@@ -53,7 +53,6 @@ def test_a_user_the_auth_manager_does_not_let_see_plugins_is_refused(monkeypatch
 
 def test_report_tasks_link_to_their_catalog_page_and_other_tasks_have_no_link() -> None:
     from airflow import plugins_manager
-
     from airflow_glue.catalog_plugin import CatalogReportLink
 
     link = CatalogReportLink()
