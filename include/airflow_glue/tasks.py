@@ -62,9 +62,11 @@ def run_lifecycle_step(
         raise AirflowSkipException(str(exc)) from exc
     except Exception as exc:
         if not is_permanent(exc):
-            log.warning("%s failed with a transient %s: Airflow's retries apply", task_id, type(exc).__name__)
+            log.warning(
+                "%s failed with a transient %s (Airflow retries it): %s", task_id, type(exc).__name__, exc
+            )
             raise
-        log.error("%s failed with a permanent %s: not retried", task_id, type(exc).__name__)
+        log.error("%s failed with a permanent %s (not retried): %s", task_id, type(exc).__name__, exc)
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -3,9 +3,9 @@
 The fixture starts ``make ui`` itself (its own Airflow home, SQLite, the LocalExecutor) and waits
 for its "ready" line. Then, through the README's REST calls: a training run whose conf claims
 ``trigger_source: policy`` (lineage must still say ``api`` and the user), then the scoring DAG is
-unpaused and one date is scored. Unpausing also makes the scheduler start the latest interval's
-run, whose batch does not exist: its ingest must fail on the first try, without a retry. The task
-logs are read back through the REST API as the UI shows them. The last test stops ``make ui``
+unpaused and the scheduler scores the latest night's batch; its task logs are read back through
+the REST API as the UI shows them. A run for a date whose batch never landed must fail its ingest
+on the first try, without a retry. The last test stops ``make ui``
 with Ctrl-C while a task runs and finds no process of the stack left.
 """
 
@@ -30,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
 DAG_ID = f"{MODEL}_training"
 SCORING_DAG_ID = f"{MODEL}_scoring"
-SCORE_DATE = "2026-11-02"
+MISSING_DATE = "2026-11-20"  # no batch lands for it
 REASON = "drift on monthly_charges (REST API test)"
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -111,7 +111,8 @@ def airflow_servers(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-unty
 
     base = tmp_path_factory.mktemp("ui")
     home, root = base / "airflow", base / "lake"
-    write_demo_landing(StorageLayout(str(root)).landing_dir(MODEL), 3000, 500, {SCORE_DATE: False}, seed=31)
+    landing = StorageLayout(str(root)).landing_dir(MODEL)
+    write_demo_landing(landing, 3000, 500, _latest_nightly_dates(), seed=31)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -206,26 +207,35 @@ def api_run(airflow_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"run": run, "final": final, "tasks": tasks, "root": stack["root"], "url": url, "token": token}
 
 
+def _latest_nightly_dates() -> dict[str, bool]:
+    """The scoring dates the scheduler may start first once unpaused (the cron's latest tick is
+    today's or, before 02:00 UTC, yesterday's): each gets a clean batch."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    return {str(today): False, str(today - timedelta(days=1)): False}
+
+
 @pytest.fixture(scope="module")
 def scoring_runs(api_run, airflow_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Unpause scoring, score SCORE_DATE through the REST API, and let the scheduled run fail."""
+    """Unpause scoring: the scheduler scores the latest night's batch; then a date with no batch."""
     stack, url, token = airflow_servers, api_run["url"], _token(airflow_servers)
     status, body = _call("PATCH", f"{url}/api/v2/dags/{SCORING_DAG_ID}", {"is_paused": False}, token)
     assert status == 200, body
-    status, asked = _call(
-        "POST",
-        f"{url}/api/v2/dags/{SCORING_DAG_ID}/dagRuns",
-        {"logical_date": f"{SCORE_DATE}T02:00:00Z", "conf": {}},
-        token,
-    )
-    assert status in (200, 201), asked
 
     def scheduled() -> dict | None:
         _, runs = _call("GET", f"{url}/api/v2/dags/{SCORING_DAG_ID}/dagRuns?run_type=scheduled", token=token)
         return runs["dag_runs"][0] if isinstance(runs, dict) and runs["dag_runs"] else None
 
-    latest = _wait_for("the scheduler's run of the latest interval", scheduled, 120, stack)
-    runs = {"asked": asked, "scheduled": latest}
+    latest = _wait_for("the scheduler's run of the latest night", scheduled, 120, stack)
+    status, missing = _call(
+        "POST",
+        f"{url}/api/v2/dags/{SCORING_DAG_ID}/dagRuns",
+        {"logical_date": f"{MISSING_DATE}T02:00:00Z", "conf": {}},
+        token,
+    )
+    assert status in (200, 201), missing
+    runs = {"scheduled": latest, "missing": missing}
     for name, run in runs.items():
         final = _wait_run(stack, SCORING_DAG_ID, run["dag_run_id"], token)
         runs[name] = {**final, "tasks": _tasks(stack, SCORING_DAG_ID, run["dag_run_id"], token)}
@@ -277,11 +287,11 @@ def _levels_and_events(lines: list) -> tuple[set[str], str]:  # type: ignore[typ
 
 
 def test_a_scoring_runs_task_logs_tell_the_story_without_errors(scoring_runs) -> None:  # type: ignore[no-untyped-def]
-    asked = scoring_runs["asked"]
-    assert asked["state"] == "success", {k: t["state"] for k, t in asked["tasks"].items()}
+    nightly = scoring_runs["scheduled"]
+    assert nightly["state"] == "success", {k: t["state"] for k, t in nightly["tasks"].items()}
     logs = {
         task: task_log(
-            scoring_runs["stack"], SCORING_DAG_ID, asked["dag_run_id"], task, scoring_runs["token"]
+            scoring_runs["stack"], SCORING_DAG_ID, nightly["dag_run_id"], task, scoring_runs["token"]
         )
         for task in ("ingest", "validate", "build_features", "score", "check_drift")
     }
@@ -301,7 +311,7 @@ def test_a_scoring_runs_task_logs_tell_the_story_without_errors(scoring_runs) ->
 
 
 def test_a_missing_batch_fails_its_ingest_on_the_first_try_without_retry(scoring_runs) -> None:  # type: ignore[no-untyped-def]
-    latest = scoring_runs["scheduled"]
+    latest = scoring_runs["missing"]
     ingest = latest["tasks"]["ingest"]
     assert latest["state"] == "failed"
     assert (ingest["state"], ingest["try_number"], ingest["max_tries"]) == ("failed", 1, 1)
@@ -309,7 +319,8 @@ def test_a_missing_batch_fails_its_ingest_on_the_first_try_without_retry(scoring
         scoring_runs["stack"], SCORING_DAG_ID, latest["dag_run_id"], "ingest", scoring_runs["token"]
     )
     _, text = _levels_and_events(lines)
-    assert "permanent SourceError: not retried" in text and "cannot read source file" in text
+    assert "ingest failed with a permanent SourceError (not retried): cannot read source file" in text
+    assert f"batches/{MISSING_DATE}.csv" in text
 
 
 def _catalog_paths() -> list[str]:
@@ -380,7 +391,7 @@ def test_catalog_and_task_log_in_a_browser(api_run, scoring_runs, airflow_server
             tab = page.frame_locator("iframe[title='Model catalog']")
             tab.locator("#shap-beeswarm").wait_for(timeout=60_000)
             page.screenshot(path=str(SCREENSHOTS / "catalog_run_tab.png"))
-            scored = scoring_runs["asked"]["dag_run_id"]
+            scored = scoring_runs["scheduled"]["dag_run_id"]
             page.goto(f"{url}/dags/{SCORING_DAG_ID}/runs/{scored}/tasks/validate")  # the task's log view
             page.get_by_text("validate done. Summary").first.wait_for(timeout=60_000)
             page.screenshot(path=str(SCREENSHOTS / "task_log_validate.png"))
