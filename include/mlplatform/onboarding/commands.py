@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -148,7 +149,7 @@ def run_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": f"{home}/simple_auth_manager_passwords.json",
         "GX_ANALYTICS_ENABLED": "False",
@@ -167,7 +168,10 @@ def _init_airflow(env: dict[str, str]) -> None:
     if (home / ".initialised").exists():
         return
     home.mkdir(parents=True, exist_ok=True)
-    Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).write_text('{"admin": "admin"}\n')
+    passwords = Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+    if not passwords.exists() or not passwords.read_text().strip():
+        passwords.touch(mode=0o600)
+        passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}) + "\n")  # never a default
     log = home / "db-migrate.log"
     print(f"initialising Airflow's metadata in {home} (log: {log}) ...", flush=True)
     with log.open("w") as out:

@@ -46,8 +46,8 @@ def test_the_makefile_and_run_agree_on_airflow_settings() -> None:
     env = run_environment({})
     for name in ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__UNIT_TEST_MODE", "GX_ANALYTICS_ENABLED"):
         assert f"export {name} := {env[name]}" in makefile
-    assert "export AIRFLOW__LOGGING__LOGGING_LEVEL ?= WARNING" in makefile
-    assert env["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "WARNING"
+    assert "export AIRFLOW__LOGGING__LOGGING_LEVEL ?= INFO" in makefile
+    assert env["AIRFLOW__LOGGING__LOGGING_LEVEL"] == "INFO", "every step's story, as under make"
 
 
 def test_help_lists_the_onboarding_commands(capsys: pytest.CaptureFixture) -> None:
