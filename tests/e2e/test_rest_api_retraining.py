@@ -126,6 +126,9 @@ def airflow_servers(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-unty
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            # The DAG files do not change during the test: parse them once, not every 30 s, so the
+            # dag-processor leaves the 2 cores to the tasks.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
             "MLP_STORAGE_ROOT": str(root),
             "MLP_SPARK_MASTER": "local[2]",
             "MLP_SPARK_SHUFFLE_PARTITIONS": "2",
