@@ -97,6 +97,7 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
             AFTER_RETIREMENT: False,
         }
         write_demo_landing(layout.landing_dir(MODEL), 4000, 1200, batches, seed=11)
+        restore_task_runner = _write_task_logs_as_make_demo_does()
         dags = _dags()
         scoring = dags[f"{MODEL}_scoring"]
         runs: dict[str, Any] = {}
@@ -137,6 +138,61 @@ def lifecycle(airflow_db, spark, tmp_path_factory, alert_servers) -> dict[str, A
             "alerts_after_clean": alerts_after_clean,
             "spec_dir": spec_dir,
         }
+        restore_task_runner()
+
+
+def _write_task_logs_as_make_demo_does():  # type: ignore[no-untyped-def]
+    """``scripts/run_dag.py``'s task log files (what ``make demo`` writes for the UI), at INFO for the
+    platform's loggers; returns the undo."""
+    import importlib.util
+    import logging
+
+    import airflow.sdk.definitions.dag as dag_module
+
+    spec = importlib.util.spec_from_file_location("run_dag", PROJECT_ROOT / "scripts" / "run_dag.py")
+    assert spec and spec.loader
+    run_dag = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_dag)
+    original = dag_module._run_task
+    loggers = {name: logging.getLogger(name) for name in ("mlplatform", "airflow_glue", "spark")}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.INFO)
+    run_dag.write_task_logs()
+
+    def restore() -> None:
+        dag_module._run_task = original
+        for name, logger in loggers.items():
+            logger.setLevel(levels[name])
+
+    return restore
+
+
+def _task_log(run, task_id: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("logging", "base_log_folder"))
+    path = folder / f"dag_id={run.dag_id}" / f"run_id={run.run_id}" / f"task_id={task_id}" / "attempt=1.log"
+    assert path.is_file(), f"no task log where the UI reads it: {path}"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_scoring_runs_task_logs_tell_the_story_without_errors(lifecycle) -> None:  # type: ignore[no-untyped-def]
+    """The clean night's scoring run, as its log files (the UI's layout) tell it."""
+    run = lifecycle["runs"]["clean"]
+    logs = {task: _task_log(run, task) for task in ("ingest", "validate", "build_features", "score")}
+    for task, lines in logs.items():
+        levels = {line["level"] for line in lines}
+        text = "\n".join(line["event"] for line in lines)
+        assert levels <= {"debug", "info", "warning"}, f"{task}: {text[-3000:]}"
+        assert f"{task} done. Summary (the task's XCom):" in text, task
+        assert "NativeCodeLoader" not in text and "Using Spark's default log4j profile" not in text
+    text = {task: "\n".join(line["event"] for line in lines) for task, lines in logs.items()}
+    assert "ingested 1200 rows of" in text["ingest"] and "wrote bronze version" in text["ingest"]
+    assert "input bronze:" in text["validate"] and "(Delta version " in text["validate"]
+    assert " passed, " in text["validate"] and " quarantined (" in text["validate"]
+    assert "input features:" in text["score"] and "scored " in text["score"]
+    assert "wrote predictions version " in text["score"] and "  predictions: " in text["score"]
 
 
 def test_every_run_succeeded(lifecycle) -> None:  # type: ignore[no-untyped-def]

@@ -3,9 +3,9 @@
 The fixture starts ``make ui`` itself (its own Airflow home, SQLite, the LocalExecutor) and waits
 for its "ready" line. Then, through the README's REST calls: a training run whose conf claims
 ``trigger_source: policy`` (lineage must still say ``api`` and the user), then the scoring DAG is
-unpaused and the scheduler scores the latest night's batch; its task logs are read back through
-the REST API as the UI shows them. A run for a date whose batch never landed must fail its ingest
-on the first try, without a retry. The last test stops ``make ui``
+unpaused: the scheduler starts the latest night's run, whose batch never landed, and its ingest
+must fail on the first try, without a retry. The training run's task logs are read back through
+the REST API as the UI shows them. The last test stops ``make ui``
 with Ctrl-C while a task runs and finds no process of the stack left.
 """
 
@@ -30,7 +30,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
 DAG_ID = f"{MODEL}_training"
 SCORING_DAG_ID = f"{MODEL}_scoring"
-MISSING_DATE = "2026-11-20"  # no batch lands for it
 REASON = "drift on monthly_charges (REST API test)"
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -111,8 +110,7 @@ def airflow_servers(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-unty
 
     base = tmp_path_factory.mktemp("ui")
     home, root = base / "airflow", base / "lake"
-    landing = StorageLayout(str(root)).landing_dir(MODEL)
-    write_demo_landing(landing, 3000, 500, _latest_nightly_dates(), seed=31)
+    write_demo_landing(StorageLayout(str(root)).landing_dir(MODEL), 3000, 500, {}, seed=31)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -210,18 +208,9 @@ def api_run(airflow_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"run": run, "final": final, "tasks": tasks, "root": stack["root"], "url": url, "token": token}
 
 
-def _latest_nightly_dates() -> dict[str, bool]:
-    """The scoring dates the scheduler may start first once unpaused (the cron's latest tick is
-    today's or, before 02:00 UTC, yesterday's): each gets a clean batch."""
-    from datetime import UTC, datetime, timedelta
-
-    today = datetime.now(UTC).date()
-    return {str(today): False, str(today - timedelta(days=1)): False}
-
-
 @pytest.fixture(scope="module")
 def scoring_runs(api_run, airflow_servers) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Unpause scoring: the scheduler scores the latest night's batch; then a date with no batch."""
+    """Unpause scoring: the scheduler starts the latest night's run, whose batch never landed."""
     stack, url, token = airflow_servers, api_run["url"], _token(airflow_servers)
     status, body = _call("PATCH", f"{url}/api/v2/dags/{SCORING_DAG_ID}", {"is_paused": False}, token)
     assert status == 200, body
@@ -231,18 +220,9 @@ def scoring_runs(api_run, airflow_servers) -> dict[str, Any]:  # type: ignore[no
         return runs["dag_runs"][0] if isinstance(runs, dict) and runs["dag_runs"] else None
 
     latest = _wait_for("the scheduler's run of the latest night", scheduled, 120, stack)
-    status, missing = _call(
-        "POST",
-        f"{url}/api/v2/dags/{SCORING_DAG_ID}/dagRuns",
-        {"logical_date": f"{MISSING_DATE}T02:00:00Z", "conf": {}},
-        token,
-    )
-    assert status in (200, 201), missing
-    runs = {"scheduled": latest, "missing": missing}
-    for name, run in runs.items():
-        final = _wait_run(stack, SCORING_DAG_ID, run["dag_run_id"], token)
-        runs[name] = {**final, "tasks": _tasks(stack, SCORING_DAG_ID, run["dag_run_id"], token)}
-    return {**runs, "token": token, "stack": stack}
+    final = _wait_run(stack, SCORING_DAG_ID, latest["dag_run_id"], token)
+    tasks = _tasks(stack, SCORING_DAG_ID, latest["dag_run_id"], token)
+    return {"scheduled": {**final, "tasks": tasks}, "token": token, "stack": stack}
 
 
 def test_make_ui_reports_every_component_healthy(airflow_servers) -> None:  # type: ignore[no-untyped-def]
@@ -289,32 +269,32 @@ def _levels_and_events(lines: list) -> tuple[set[str], str]:  # type: ignore[typ
     )
 
 
-def test_a_scoring_runs_task_logs_tell_the_story_without_errors(scoring_runs) -> None:  # type: ignore[no-untyped-def]
-    nightly = scoring_runs["scheduled"]
-    assert nightly["state"] == "success", {k: t["state"] for k, t in nightly["tasks"].items()}
-    logs = {
-        task: task_log(
-            scoring_runs["stack"], SCORING_DAG_ID, nightly["dag_run_id"], task, scoring_runs["token"]
-        )
-        for task in ("ingest", "validate", "build_features", "score", "check_drift")
-    }
+TRAINING_STEPS = ("ingest", "validate", "build_features", "train", "evaluate", "register", "explain", "gate")
+
+
+def test_a_training_runs_task_logs_tell_the_story_without_errors(api_run, airflow_servers) -> None:  # type: ignore[no-untyped-def]
+    """Under the real supervisor, where the JVM's stderr used to make every line an ERROR. (A
+    scoring run's logs, rows scored included, are checked in tests/e2e/test_lifecycle.py.)"""
+    run_id, token = api_run["run"]["dag_run_id"], api_run["token"]
+    logs = {task: task_log(airflow_servers, DAG_ID, run_id, task, token) for task in TRAINING_STEPS}
     for task, lines in logs.items():
         levels, text = _levels_and_events(lines)
         assert "error" not in levels and "critical" not in levels, f"{task}: {text[-3000:]}"
         assert f"{task} done. Summary (the task's XCom):" in text, task
         assert "Using Spark's default log4j profile" not in text and "NativeCodeLoader" not in text
     _, ingest = _levels_and_events(logs["ingest"])
-    assert "ingested 500 rows of" in ingest and "wrote bronze version" in ingest
+    assert "ingested 3000 rows of" in ingest and "wrote bronze version 0" in ingest
     _, validate = _levels_and_events(logs["validate"])
-    assert "input bronze:" in validate and "(Delta version" in validate
+    assert "input bronze:" in validate and "(Delta version 0)" in validate
     assert " passed, " in validate and " quarantined (" in validate and "top reasons:" in validate
-    _, score = _levels_and_events(logs["score"])
-    assert "input features:" in score and "scored " in score and "wrote predictions version" in score
-    assert "  predictions: " in score, "the summary block lists the XCom's fields"
+    _, train = _levels_and_events(logs["train"])
+    assert "input features:" in train and "trained on " in train
+    _, register = _levels_and_events(logs["register"])
+    assert "registered version 1 of churn_demo" in register and "  version: 1" in register
 
 
 def test_a_missing_batch_fails_its_ingest_on_the_first_try_without_retry(scoring_runs) -> None:  # type: ignore[no-untyped-def]
-    latest = scoring_runs["missing"]
+    latest = scoring_runs["scheduled"]
     ingest = latest["tasks"]["ingest"]
     assert latest["state"] == "failed"
     assert (ingest["state"], ingest["try_number"], ingest["max_tries"]) == ("failed", 1, 1)
@@ -323,7 +303,7 @@ def test_a_missing_batch_fails_its_ingest_on_the_first_try_without_retry(scoring
     )
     _, text = _levels_and_events(lines)
     assert "ingest failed with a permanent SourceError (not retried): cannot read source file" in text
-    assert f"batches/{MISSING_DATE}.csv" in text
+    assert f"batches/{latest['logical_date'][:10]}.csv" in text
 
 
 def _catalog_paths() -> list[str]:
@@ -359,7 +339,7 @@ def test_every_catalog_route_refuses_a_missing_or_bad_token(airflow_servers) -> 
     assert status == 200 and "models" in listing
 
 
-def test_catalog_and_task_log_in_a_browser(api_run, scoring_runs, airflow_servers) -> None:  # type: ignore[no-untyped-def]
+def test_catalog_and_task_log_in_a_browser(api_run, airflow_servers) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     url, run_id = api_run["url"], api_run["run"]["dag_run_id"]
@@ -396,8 +376,7 @@ def test_catalog_and_task_log_in_a_browser(api_run, scoring_runs, airflow_server
             tab = page.frame_locator("iframe[title='Model catalog']")
             tab.locator("#shap-beeswarm").wait_for(timeout=60_000)
             page.screenshot(path=str(SCREENSHOTS / "catalog_run_tab.png"))
-            scored = scoring_runs["scheduled"]["dag_run_id"]
-            page.goto(f"{url}/dags/{SCORING_DAG_ID}/runs/{scored}/tasks/validate")  # the task's log view
+            page.goto(f"{url}/dags/{DAG_ID}/runs/{run_id}/tasks/validate")  # the task's log view
             page.get_by_text("validate done. Summary").first.wait_for(timeout=60_000)
             page.screenshot(path=str(SCREENSHOTS / "task_log_validate.png"))
         finally:
