@@ -15,9 +15,11 @@ def failure_callback(model: str) -> Callable[[dict[str, Any]], None]:
     task-failure alert otherwise."""
 
     def on_failure(context: dict[str, Any]) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
         exc = context.get("exception")
         # A permanent error reaches Airflow wrapped in AirflowFailException (no retry); judge the cause.
-        exc = exc.__cause__ if type(exc).__name__ == "AirflowFailException" and exc.__cause__ else exc
+        exc = exc.__cause__ if isinstance(exc, AirflowFailException) and exc.__cause__ else exc
         event = "data_quality" if isinstance(exc, DataProblem) else "task_failure"
         task = getattr(context.get("ti"), "task_id", "?")
         send_alert(model, event, context, f"task {task} failed: {exc}", {"error_type": type(exc).__name__})

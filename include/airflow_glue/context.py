@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_glue.trigger import triggered_by
+from airflow_glue.trigger import enum_value, triggered_by
 from mlplatform.config.settings import get_settings
 from mlplatform.config.specs import ModelSpec, SpecError, scan_specs
 from mlplatform.core.context import RunContext, classify_trigger
@@ -45,14 +45,13 @@ def run_context(context: dict[str, Any]) -> RunContext:
     conf = run_conf(context)
     logical = context.get("logical_date") or getattr(dag_run, "logical_date", None)
     logical = logical or getattr(dag_run, "run_after", None) or datetime.now(UTC)
-    run_type = getattr(dag_run, "run_type", None)
-    run_type = getattr(run_type, "value", run_type)
+    run_type = enum_value(getattr(dag_run, "run_type", None))
     return RunContext(
         run_id=dag_run.run_id,
         dag_id=dag_run.dag_id,
         task_id=ti.task_id,
         logical_date=datetime.fromtimestamp(logical.timestamp(), UTC),
-        trigger_type=classify_trigger(str(run_type) if run_type else None, triggered_by(context), conf),
+        trigger_type=classify_trigger(run_type, triggered_by(context), conf),
         triggered_by=getattr(dag_run, "triggering_user_name", None),
         try_number=int(getattr(ti, "try_number", 1) or 1),
         conf={k: v for k, v in conf.items() if isinstance(v, str | int | float | bool) or v is None},

@@ -34,18 +34,24 @@ def _is_platform_run(dag_run: Any) -> bool:
     return any(getattr(tag, "name", tag) == DAG_TAG for tag in tags)
 
 
-def _value(field: Any) -> str | None:
+def enum_value(field: Any) -> str | None:
+    """An Airflow enum field (run type, triggered_by) as its plain string value."""
     return None if field is None else str(getattr(field, "value", field))
+
+
+def _noted(dag_run: Any) -> bool:
+    """Whether the listener keeps a note for this run: a manual run of a platform DAG."""
+    return enum_value(dag_run.run_type) == "manual" and _is_platform_run(dag_run)
 
 
 @hookimpl
 def on_dag_run_running(dag_run: Any, msg: str) -> None:
     """Scheduler side: note how a manual platform run was triggered, for its tasks to read."""
-    if _value(dag_run.run_type) != "manual" or not _is_platform_run(dag_run):
+    if not _noted(dag_run):
         return
     from airflow.models.variable import Variable
 
-    facts = {"triggered_by": _value(dag_run.triggered_by), "user": dag_run.triggering_user_name}
+    facts = {"triggered_by": enum_value(dag_run.triggered_by), "user": dag_run.triggering_user_name}
     Variable.set(
         variable_key(dag_run.dag_id, dag_run.run_id),
         json.dumps(facts),
@@ -58,7 +64,7 @@ def on_dag_run_running(dag_run: Any, msg: str) -> None:
 @hookimpl
 def on_dag_run_success(dag_run: Any, msg: str) -> None:
     """The run is over: its tasks no longer need the note (a failed run keeps it for its reruns)."""
-    if _value(dag_run.run_type) != "manual" or not _is_platform_run(dag_run):
+    if not _noted(dag_run):
         return
     from airflow.models.variable import Variable
 
@@ -80,7 +86,7 @@ def triggered_by(context: dict[str, Any]) -> str | None:
         return None
     if getattr(dag_run, "triggering_user_name", None) == DAG_TEST_USER:
         return "test"
-    if _value(getattr(dag_run, "run_type", None)) != "manual":
+    if enum_value(getattr(dag_run, "run_type", None)) != "manual":
         return None
     from airflow.sdk import Variable
 

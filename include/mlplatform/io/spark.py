@@ -263,6 +263,6 @@ def _start_jvm(settings: Settings, conf: dict[str, str]) -> None:
 
     if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
         return
-    spark_conf = SparkConf(loadDefaults=False)
-    spark_conf.setMaster(settings.spark_master).setAppName(settings.spark_app_name).setAll(conf.items())
-    SparkContext._ensure_initialized(gateway=launch_gateway_with_relay(spark_conf), conf=spark_conf)
+    jvm_conf = SparkConf(loadDefaults=False)
+    jvm_conf.setMaster(settings.spark_master).setAppName(settings.spark_app_name).setAll(conf.items())
+    SparkContext._ensure_initialized(gateway=launch_gateway_with_relay(jvm_conf), conf=jvm_conf)
