@@ -121,7 +121,8 @@ compose-env:
 	print("AIRFLOW_FERNET_KEY=" + base64.urlsafe_b64encode(os.urandom(32)).decode()); \
 	print("AIRFLOW_ADMIN_PASSWORD=" + secrets.token_urlsafe(12)); \
 	print("POSTGRES_PASSWORD=" + secrets.token_urlsafe(24)); \
-	print("MINIO_ROOT_PASSWORD=" + secrets.token_urlsafe(24))' > .env && echo "wrote .env (admin password: AIRFLOW_ADMIN_PASSWORD)"
+	print("MINIO_ROOT_PASSWORD=" + secrets.token_urlsafe(24)); \
+	print("SPARK_AUTH_SECRET=" + secrets.token_urlsafe(32))' > .env && echo "wrote .env (admin password: AIRFLOW_ADMIN_PASSWORD)"
 
 bench: check-java jars
 	$(BIN)/python -m bench.bench_validation_features --rows $${BENCH_ROWS:-1000000}

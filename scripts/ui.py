@@ -1,5 +1,8 @@
 """``make ui``: Airflow's api-server, scheduler, dag-processor and triggerer, ready when it says so.
 
+With ``--celery-workers N`` (and ``AIRFLOW__CORE__EXECUTOR=CeleryExecutor`` plus a broker in the
+environment) it also starts N Celery workers, named ``worker1`` … on their task instances.
+
 - Every component runs in a session of its own, so Ctrl-C reaches this launcher only; it then
   stops them all, and with them every process they started (the executor's task supervisors,
   the tasks' Spark JVMs and Python workers): each carries this launch's ``MLP_UI_SESSION`` in
@@ -116,6 +119,18 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--api-workers", type=int, default=2, help="api-server worker processes")
     parser.add_argument("--ready-timeout", type=float, default=300.0, help="seconds to wait for health")
+    parser.add_argument(
+        "--celery-workers",
+        type=int,
+        default=int(os.environ.get("UI_CELERY_WORKERS", "0")),
+        help="Celery workers to start (with AIRFLOW__CORE__EXECUTOR=CeleryExecutor); 0: none",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=int(os.environ.get("UI_WORKER_CONCURRENCY", "2")),
+        help="task slots per Celery worker",
+    )
     args = parser.parse_args()
 
     home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
@@ -146,6 +161,18 @@ def main() -> int:
         "dag-processor": [*airflow, "dag-processor"],
         "triggerer": [*airflow, "triggerer"],
     }
+    for number in range(1, args.celery_workers + 1):
+        name = f"worker{number}"
+        commands[name] = [
+            *airflow,
+            "celery",
+            "worker",
+            "--celery-hostname",
+            f"{name}@%h",
+            "--concurrency",
+            str(args.worker_concurrency),
+            "--skip-serve-logs",  # workers share this machine's log folder, which the api-server reads
+        ]
     procs: dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -160,10 +187,12 @@ def main() -> int:
     try:
         for name, command in commands.items():
             log_file = (logs / f"{name}.log").open("a")
+            # Workers sharing one machine need their own names on the task instances they run.
+            component_env = {**env, "MLP_WORKER_HOSTNAME": name} if name.startswith("worker") else env
             procs[name] = subprocess.Popen(
-                command, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                command, env=component_env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
             )
-        print(f"Starting Airflow ({', '.join(COMPONENTS)}); component logs in {logs}", flush=True)
+        print(f"Starting Airflow ({', '.join(commands)}); component logs in {logs}", flush=True)
         deadline = time.monotonic() + args.ready_timeout
         while True:
             for name, proc in procs.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,9 +23,11 @@ AIRFLOW_SERVICES = (
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker",
 )
 REQUIRED_SERVICES = (
     "postgres",
+    "redis",
     "minio",
     "minio-init",
     "spark-master",
@@ -120,6 +123,7 @@ REQUIRED_SECRETS = (
     "AIRFLOW_ADMIN_PASSWORD",
     "POSTGRES_PASSWORD",
     "MINIO_ROOT_PASSWORD",
+    "SPARK_AUTH_SECRET",
 )
 
 
@@ -166,3 +170,29 @@ def test_image_records_the_commit_it_was_built_from(compose: dict) -> None:
     assert re.search(r"^ARG CODE_VERSION", text, re.M)
     assert "MLP_CODE_VERSION=${CODE_VERSION}" in text
     assert compose["x-project-image"]["build"]["args"]["CODE_VERSION"] == "${CODE_VERSION:-unknown}"
+
+
+def test_compose_sets_every_cluster_setting_the_stack_test_uses(compose: dict) -> None:
+    """tests/stack runs the compose stack's settings on loopback services: the names must match."""
+    from tests.stack.settings import FIXED, PER_CLUSTER
+
+    env = _env(compose["services"]["airflow-worker"])
+    missing = sorted((set(FIXED) | set(PER_CLUSTER)) - set(env))
+    assert not missing, f"docker-compose.yaml lacks {missing}"
+    assert {k: env[k] for k in FIXED} == FIXED
+    spark_conf = json.loads(env["MLP_SPARK_CONF"])
+    assert spark_conf["spark.authenticate"] == "true" and spark_conf["spark.cores.max"] == "2"
+    assert (
+        json.loads(env["AIRFLOW_CONN_MLP_S3"].replace("${MINIO_ROOT_USER:-minioadmin}", "x"))["conn_type"]
+        == "aws"
+    )
+    assert "AWS_SECRET_ACCESS_KEY" not in env, "credentials come from the Airflow connection"
+
+
+def test_airflow_workers_scale_and_share_the_spark_secret(compose: dict, tmp_path: Path) -> None:
+    worker = compose["services"]["airflow-worker"]
+    assert worker["command"] == "celery worker"
+    assert "hostname" not in worker and "container_name" not in worker, "--scale needs unnamed containers"
+    for name in ("spark-master", "spark-worker"):
+        opts = _env(compose["services"][name])["SPARK_DAEMON_JAVA_OPTS"]
+        assert "-Dspark.authenticate=true" in opts and "SPARK_AUTH_SECRET" in opts

@@ -8,6 +8,7 @@ and 403 when it is bad, and the auth manager must let the user view plugins (403
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -18,6 +19,9 @@ from airflow.sdk import BaseOperatorLink
 from fastapi import Depends, HTTPException, status
 
 URL_PREFIX = "/mlplatform"
+
+
+log = logging.getLogger(__name__)
 
 
 async def catalog_user(user: BaseUser = Depends(get_user)) -> BaseUser:  # noqa: B008 (FastAPI's idiom)
@@ -36,7 +40,13 @@ def login_url() -> str:
 
 
 def catalog_app() -> Any:
+    from airflow_glue.storage import use_storage_connection
     from mlplatform.webui.app import create_app
+
+    try:
+        use_storage_connection()
+    except Exception as exc:  # the catalog still serves its pages; reads will say what is missing
+        log.warning("catalog: storage connection unavailable: %s: %s", type(exc).__name__, exc)
 
     return create_app(user_dependency=catalog_user, login_url=login_url)
 

@@ -49,10 +49,12 @@ def run_lifecycle_step(
     """
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+    from airflow_glue.storage import use_storage_connection
     from mlplatform.core.errors import is_permanent
     from mlplatform.lifecycle.runner import run_step
     from mlplatform.registry import ModelRetiredError
 
+    use_storage_connection()
     if audit_trigger is None:
         audit_trigger = starts_the_run(context)
     context["mlp_trigger_audited"] = True

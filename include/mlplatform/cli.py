@@ -87,6 +87,8 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
+    from mlplatform.data.validation import DATA_DOCS_INDEX
+    from mlplatform.io import files
     from mlplatform.io.spark import get_spark
     from mlplatform.registry import ModelRegistry
 
@@ -177,8 +179,8 @@ def collect_summary(model: str, dates: list[str]) -> dict[str, Any]:
         **{name: layout.model_table(model, name) for name in ("bronze", "validated", "features")},
         **{name: layout.platform_table(name) for name in PLATFORM_TABLES},
     }
-    docs = Path(layout.data_docs_dir()) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    summary["data_docs"] = str(docs) if docs.exists() else None
+    docs = f"{layout.data_docs_dir()}/{DATA_DOCS_INDEX}"
+    summary["data_docs"] = docs if files.exists(docs) else None
     return summary
 
 

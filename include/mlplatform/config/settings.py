@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("MLP_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
     )
+    # An Airflow connection (type aws: login, password, extra endpoint_url) whose S3 credentials the
+    # Airflow tasks and the catalog export before they touch storage; unset: the environment's.
+    s3_connection_id: str | None = None
     # Table maintenance (mlplatform.lifecycle.maintenance): VACUUM keeps removed files at least
     # vacuum_retention_hours, and longer back to the oldest Delta version a live registered version
     # read (+ vacuum_margin_hours); pinned tables keep log and tombstones vacuum_lookahead_hours more.

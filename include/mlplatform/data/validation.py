@@ -14,7 +14,9 @@ checked beside the suite (``data.row_checks``). Without ``columns.id`` each row'
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import defaultdict
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,9 +41,14 @@ from mlplatform.data.outcomes import (
     table_level_failures,
 )
 from mlplatform.data.row_keys import CONTENT_KEY, DUPLICATE_KEY, content_key, duplicate_key, is_sentinel
+from mlplatform.io import files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+# The Data Docs site's index below the GX project dir (GX's file layout: <project>/gx/...).
+DATA_DOCS_INDEX = "gx/uncommitted/data_docs/local_site/index.html"
 
 __all__ = [
     "FLOAT_MAX",
@@ -242,7 +249,24 @@ def run_gx(
     gx_project_dir: str | None,
     run_name: str,
 ) -> ValidationOutcome:
-    """Run the suite with GX on the Spark DataFrame; build Data Docs when a project dir is given."""
+    """Run the suite with GX on the Spark DataFrame; build Data Docs when a project dir is given.
+
+    The project dir is a folder or an ``s3a://`` prefix. GX 1.x keeps its stores on a filesystem
+    only, so an object-store project is mirrored into a temporary folder, run there, and what
+    changed (validation results, Data Docs pages, the index) is written back.
+    """
+    if gx_project_dir and "://" in gx_project_dir and not gx_project_dir.startswith("file://"):
+        with tempfile.TemporaryDirectory(prefix="mlp-gx-") as tmp:
+            local = Path(tmp)
+            fetched = files.download_tree(gx_project_dir, local)
+            before = files.tree_digests(local)
+            outcome = run_gx(
+                prepared, spec, suite_items, suite_name=suite_name, gx_project_dir=tmp, run_name=run_name
+            )
+            written = files.upload_tree(local, gx_project_dir, unchanged=before)
+            log.info("Data Docs: GX project %s (%d files read, %d written)", gx_project_dir, fetched, written)
+            docs = f"{gx_project_dir.rstrip('/')}/{DATA_DOCS_INDEX}" if outcome.data_docs_uri else None
+            return replace(outcome, data_docs_uri=docs)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -309,7 +333,7 @@ def run_gx(
     docs_uri = None
     if gx_project_dir:
         context.build_data_docs()
-        index = Path(gx_project_dir) / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+        index = Path(gx_project_dir) / DATA_DOCS_INDEX
         docs_uri = str(index) if index.exists() else None
     return ValidationOutcome(total, outcomes, dict(reasons), docs_uri, keys)
 

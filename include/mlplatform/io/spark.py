@@ -11,6 +11,8 @@ A session whose driver died (JVM killed, SparkContext stopped) is never handed o
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import shutil
@@ -70,16 +72,42 @@ def required_packages(settings: Settings) -> list[str]:
     return packages
 
 
+def jars_folder(settings: Settings, packages: list[str]) -> Path:
+    """Where one package set's jars live: ``jars_dir`` for Delta alone, a subfolder for each other set.
+
+    S3 storage adds hadoop-aws and the AWS SDK bundle (about 550 MB); keeping each set in its own
+    folder means resolving it never removes the jars that local sessions load.
+    """
+    base = Path(settings.jars_dir)
+    extra = [p for p in packages if p != delta_package()]
+    if not extra:
+        return base
+    digest = hashlib.sha256(",".join(packages).encode()).hexdigest()[:12]
+    return base / f"with-{digest}"
+
+
 def resolve_jars(settings: Settings | None = None) -> list[str]:
     """Local jar files for the required Maven packages, resolving them with Ivy on first use."""
     settings = settings or get_settings()
     packages = required_packages(settings)
-    jars_dir = Path(settings.jars_dir)
+    jars_dir = jars_folder(settings, packages)
     manifest = jars_dir / MANIFEST
     if manifest.exists() and manifest.read_text().split() == packages:
         return sorted(str(p) for p in jars_dir.glob("*.jar"))
     check_java()
-    ivy_dir = jars_dir.parent / "ivy"
+    jars_dir.mkdir(parents=True, exist_ok=True)
+    # Task processes on one machine may start together: one resolves, the others wait and reuse.
+    with open(jars_dir.parent / f".{jars_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (manifest.exists() and manifest.read_text().split() == packages):
+            _resolve_into(settings, packages, jars_dir)
+    return sorted(str(p) for p in jars_dir.glob("*.jar"))
+
+
+def _resolve_into(settings: Settings, packages: list[str], jars_dir: Path) -> None:
+    """Resolve ``packages`` with Ivy and place their jars (hard links where possible) in ``jars_dir``."""
+    base = Path(settings.jars_dir)
+    ivy_dir = base.parent / ("ivy" if jars_dir == base else f"ivy-{jars_dir.name}")
     # A throwaway JVM does the Ivy resolution so that the real session never touches the network.
     script = (
         "from pyspark.sql import SparkSession\n"
@@ -94,13 +122,15 @@ def resolve_jars(settings: Settings | None = None) -> list[str]:
             f"could not resolve Spark packages {packages} from Maven Central into {ivy_dir}:\n"
             f"{result.stderr[-2000:]}"
         )
-    if jars_dir.exists():
-        shutil.rmtree(jars_dir)
-    jars_dir.mkdir(parents=True)
+    for stale in jars_dir.glob("*.jar"):
+        stale.unlink()
     for jar in resolved:
-        shutil.copy2(jar, jars_dir / jar.name)
-    manifest.write_text("\n".join(packages) + "\n")
-    return sorted(str(p) for p in jars_dir.glob("*.jar"))
+        try:
+            os.link(jar, jars_dir / jar.name)
+        except OSError:
+            shutil.copy2(jar, jars_dir / jar.name)
+    (jars_dir / MANIFEST).write_text("\n".join(packages) + "\n")
+    log.info("resolved Spark packages %s into %s", ", ".join(packages), jars_dir)
 
 
 def _s3a_conf(settings: Settings) -> dict[str, str]:

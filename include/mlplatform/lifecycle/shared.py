@@ -86,7 +86,7 @@ def validate(p: Platform, ctx: RunContext, *, batch: Batch | dict[str, Any]) -> 
         p.spec,
         v.build_suite(p.spec, require_target=require_target),
         suite_name=f"{p.model}_{batch.mode}",
-        gx_project_dir=p.layout.data_docs_dir() if p.settings.is_local_storage else None,
+        gx_project_dir=p.layout.data_docs_dir(),
         run_name=f"{p.model}:{batch.batch_id}",
     )
     key = p.model_key(batch_id=batch.batch_id)

@@ -17,11 +17,13 @@ def test_delta_coordinate_follows_the_installed_delta_spark() -> None:
 
 def _cached_jars(tmp_path: Path, settings: Settings) -> Settings:
     """A jar cache whose manifest matches, so no resolution (and no JVM) is needed."""
-    jars = tmp_path / "jars"
-    jars.mkdir()
+    settings = settings.model_copy(update={"jars_dir": tmp_path / "jars"})
+    packages = factory.required_packages(settings)
+    jars = factory.jars_folder(settings, packages)
+    jars.mkdir(parents=True)
     (jars / "delta-spark.jar").write_bytes(b"")
-    (jars / factory.MANIFEST).write_text("\n".join(factory.required_packages(settings)) + "\n")
-    return settings.model_copy(update={"jars_dir": jars})
+    (jars / factory.MANIFEST).write_text("\n".join(packages) + "\n")
+    return settings
 
 
 def test_local_conf_loads_delta_and_keeps_malformed_lines_visible(tmp_path: Path) -> None:
@@ -42,6 +44,16 @@ def test_s3_storage_adds_hadoop_aws_and_the_endpoint(tmp_path: Path) -> None:
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9000"
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+
+
+def test_each_package_set_has_its_own_jar_folder(tmp_path: Path) -> None:
+    """Resolving the S3 jars must never remove the jars local sessions load (and vice versa)."""
+    local = Settings(storage_root=str(tmp_path), jars_dir=tmp_path / "jars")
+    s3 = Settings(storage_root="s3a://lake/mlp", jars_dir=tmp_path / "jars")
+    local_dir = factory.jars_folder(local, factory.required_packages(local))
+    s3_dir = factory.jars_folder(s3, factory.required_packages(s3))
+    assert local_dir == tmp_path / "jars"
+    assert s3_dir.parent == local_dir and s3_dir != local_dir
 
 
 def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
