@@ -36,7 +36,8 @@ RUN pip install --no-cache-dir --no-deps -e /opt/airflow
 
 # Resolve the Delta jars (and hadoop-aws: the compose stack stores on s3a://, which adds it to the package
 # list) once at build time, so containers never reach Maven Central. The manifest written by resolve_jars
-# must match the runtime package list, hence the s3a storage root here; the Ivy cache is dropped.
+# must match the runtime package list, hence the s3a storage root here (its set lives in a subfolder
+# of MLP_JARS_DIR); the Ivy caches are dropped.
 RUN MLP_STORAGE_ROOT=s3a://lakehouse/mlp python -c "from mlplatform.io.spark import resolve_jars; resolve_jars()" \
-    && rm -rf /opt/airflow/.cache/ivy \
+    && rm -rf /opt/airflow/.cache/ivy* \
     && mkdir -p /opt/airflow/auth

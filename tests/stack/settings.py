@@ -15,6 +15,8 @@ FIXED = {
     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow_glue.storage.worker_hostname",
     "MLP_S3_CONNECTION_ID": "mlp_s3",
     "MLP_XGB_NUM_WORKERS": "2",
+    # Every node has the project's jar folder at the same path, so no application ships ~560 MB.
+    "MLP_SPARK_JARS_ON_NODES": "true",
 }
 
 #: Settings whose values name this cluster's hosts, buckets and secrets.
@@ -59,7 +61,7 @@ def cluster_settings(
     values = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://airflow:{postgres_password}@{postgres}/airflow",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://:{redis_password}@{redis}/0",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://airflow:{postgres_password}@{postgres}/airflow",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://airflow:{postgres_password}@{postgres}/airflow",
         "AIRFLOW_CONN_MLP_S3": json.dumps(connection),
         "MLP_SPARK_MASTER": spark_master,
         "MLP_STORAGE_ROOT": storage_root,

@@ -151,8 +151,13 @@ def _s3a_conf(settings: Settings) -> dict[str, str]:
 
 def spark_conf(settings: Settings) -> dict[str, str]:
     """All Spark settings the factory applies, for inspection and tests."""
+    jars = resolve_jars(settings)
+    shipped = {"spark.jars": ",".join(jars)}
+    if settings.spark_jars_on_nodes:
+        class_path = os.pathsep.join(jars)
+        shipped = {"spark.driver.extraClassPath": class_path, "spark.executor.extraClassPath": class_path}
     conf = {
-        "spark.jars": ",".join(resolve_jars(settings)),
+        **shipped,
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.ui.enabled": str(settings.spark_ui_enabled).lower(),

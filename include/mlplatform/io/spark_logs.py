@@ -32,7 +32,12 @@ LEVELS = {
 }
 _RECORD = re.compile(r"^(TRACE|DEBUG|INFO|WARN|ERROR|FATAL) ([\w.$-]+): (.*)$")
 # What the JVM itself prints at start, about its own options: noise in every task log.
-_QUIET = re.compile(r"^WARNING: Using incubator modules|^Picked up (JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)")
+# SLF4J's "no binder" notice comes from the AWS SDK bundle, which logs through SLF4J 1 (nothing to log).
+_QUIET = re.compile(
+    r"^WARNING: Using incubator modules|^Picked up (JAVA_TOOL_OPTIONS|_JAVA_OPTIONS)"
+    r"|^SLF4J: (Failed to load class \"org\.slf4j\.impl\.StaticLoggerBinder\"|Defaulting to no-operation"
+    r"|See http://www\.slf4j\.org/codes\.html#StaticLoggerBinder)"
+)
 _CONTINUATION = re.compile(
     r"^(\s+at |\s+\.\.\. \d+ more|Caused by: |\s*Suppressed: |[\w.$]+(Exception|Error)\b)"
 )

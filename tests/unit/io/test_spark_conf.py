@@ -61,3 +61,11 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-jdk"))
     with pytest.raises(factory.JavaMissingError, match="Java 17 or newer is required"):
         factory.check_java()
+
+
+def test_jars_on_the_nodes_go_on_the_class_paths_instead_of_being_shipped(tmp_path: Path) -> None:
+    settings = _cached_jars(tmp_path, Settings(storage_root=str(tmp_path), spark_jars_on_nodes=True))
+    conf = factory.spark_conf(settings)
+    assert "spark.jars" not in conf
+    assert conf["spark.driver.extraClassPath"].endswith("delta-spark.jar")
+    assert conf["spark.executor.extraClassPath"] == conf["spark.driver.extraClassPath"]
