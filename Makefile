@@ -27,11 +27,12 @@ DEMO_DRIFT_DATE_3 ?= 2026-11-05
 DEMO_MODEL ?= churn_demo
 UI_PORT ?= 8080
 
-.PHONY: help check-java install jars airflow-init demo demo-data run test test-fast test-unit lint format ui compose-env bench clean
+.PHONY: help check-java install jars airflow-init demo demo-data run test test-stack test-fast test-unit lint format ui compose-env bench clean
 
 help:
 	@echo "make demo   - install, initialise Airflow, run the whole lifecycle of the demo model"
-	@echo "make test   - install, initialise Airflow, run the whole test suite"
+	@echo "make test   - install, initialise Airflow, run the test suite (all but the cluster stack test)"
+	@echo "make test-stack - the cluster stack test: Postgres, Redis, S3, Spark standalone, 2 Celery workers"
 	@echo "make ui     - Airflow UI, scheduler, dag-processor, triggerer on http://127.0.0.1:$(UI_PORT) (user admin)"
 	@echo "make run DAG=<model>_training DATE=YYYY-MM-DD - run one model's DAG through Airflow"
 	@echo "make lint   - ruff check and format check"
@@ -89,8 +90,12 @@ run: check-java jars airflow-init
 	@[ -n "$(DAG)" ] && [ -n "$(DATE)" ] || { echo "usage: make run DAG=<model>_training DATE=YYYY-MM-DD [CONF='{...}']"; exit 2; }
 	$(BIN)/mlplatform run $(DAG) $(DATE) $(if $(CONF),--conf '$(CONF)')
 
+# The cluster stack test (tests/stack) runs on its own: make test-stack (see README, "From a laptop to a cluster").
 test: check-java jars airflow-init
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -m "not stack"
+
+test-stack: check-java jars airflow-init
+	$(BIN)/python -m pytest tests/stack
 
 test-fast: install
 	$(BIN)/python -m pytest tests -m "not e2e and not spark"

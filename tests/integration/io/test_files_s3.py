@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -51,3 +52,55 @@ def test_exists_is_the_exact_key_not_a_prefix(s3_endpoint: str) -> None:
 
 def test_one_client_per_endpoint(s3_endpoint: str) -> None:
     assert files._s3_client() is files._s3_client()
+
+
+def test_list_files_is_the_folder_not_a_name_prefix(s3_endpoint: str) -> None:
+    files.write_bytes("s3a://lake/list/v1/a.json", b"1")
+    files.write_bytes("s3a://lake/list/v1/sub/b.json", b"2")
+    files.write_bytes("s3a://lake/list/v10/c.json", b"3")
+    assert files.list_files("s3a://lake/list/v1") == [
+        "s3a://lake/list/v1/a.json",
+        "s3a://lake/list/v1/sub/b.json",
+    ]
+    assert files.list_files("s3a://lake/list/v1/") == files.list_files("s3a://lake/list/v1")
+    assert files.list_files("s3a://lake/list/none") == []
+
+
+def test_a_tree_goes_down_and_only_what_changed_comes_back(s3_endpoint: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    files.write_text("s3a://lake/gx/gx/great_expectations.yml", "config_version: 4.0\n")
+    files.write_text("s3a://lake/gx/gx/uncommitted/validations/run1.json", "{}")
+    assert files.download_tree("s3a://lake/gx", tmp_path) == 2
+    before = files.tree_digests(tmp_path)
+    (tmp_path / "gx" / "uncommitted" / "validations" / "run2.json").write_text('{"run": 2}')
+    (tmp_path / "gx" / "great_expectations.yml").write_text("config_version: 4.0\n")  # unchanged content
+    assert files.upload_tree(tmp_path, "s3a://lake/gx", unchanged=before) == 1
+    assert files.read_text("s3a://lake/gx/gx/uncommitted/validations/run2.json") == '{"run": 2}'
+    assert len(files.list_files("s3a://lake/gx")) == 3
+
+
+def test_a_version_folder_is_complete_only_once_its_manifest_is_written(
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlplatform.registry import artifacts
+
+    content = {"model.ubj": b"booster", "metrics.json": b'{"auc": 0.8}'}
+    manifest = {"files": {n: files.sha256_hex(d) for n, d in content.items()}}
+    bundle = {**content, "manifest.json": json.dumps(manifest).encode()}
+    expected = artifacts.manifest_sha256(bundle, "manifest.json")
+    folder = "s3a://lake/models/atomic/v1"
+    real_write = files.write_bytes
+
+    def crash_on_manifest(uri: str, data: bytes) -> str:
+        if uri.endswith("manifest.json"):
+            raise ConnectionError("storage went away")
+        return real_write(uri, data)
+
+    monkeypatch.setattr(files, "write_bytes", crash_on_manifest)
+    with pytest.raises(ConnectionError):
+        artifacts.write_files(folder, bundle, "manifest.json")
+    assert not artifacts.intact(folder, "manifest.json", expected), "no manifest: the folder is incomplete"
+    monkeypatch.setattr(files, "write_bytes", real_write)
+    artifacts.write_files(folder, bundle, "manifest.json")
+    assert artifacts.intact(folder, "manifest.json", expected)
+    files.write_bytes(f"{folder}/model.ubj", b"tampered")
+    assert not artifacts.intact(folder, "manifest.json", expected)
