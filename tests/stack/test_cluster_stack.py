@@ -20,6 +20,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,8 @@ import yaml
 from tests.stack import services as svc
 from tests.stack.settings import cluster_settings
 
-pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.stack]
+# Two whole DAG runs on a cluster of seven JVMs and Python processes sharing two cores: ~40 minutes.
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.stack, pytest.mark.timeout(5400)]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "churn_demo"
@@ -69,11 +71,12 @@ def _spec_dir(base: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def stack() -> dict[str, Any]:  # type: ignore[no-untyped-def]
     for binary in ("postgres", "redis-server", "java"):
         _need(binary)
     started = time.monotonic()
-    base = tmp_path_factory.mktemp("stack")
+    # Not pytest's tmp_path: another pytest run would prune it while this one still runs.
+    base = Path(tempfile.mkdtemp(prefix="mlp-stack-"))
     services = svc.Services(base)
     make_ui = None
     try:
@@ -175,6 +178,8 @@ def stack(tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             stop_stack({"proc": make_ui})
         left = services.stop()
         shutil.rmtree(services.details.get("postgres_dir", ""), ignore_errors=True)
+        shutil.rmtree(base / "spark-work", ignore_errors=True)
+        print(f"stack logs: {base}")
         assert not left, f"services needed SIGKILL: {left}"
 
 

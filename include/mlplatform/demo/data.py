@@ -180,8 +180,14 @@ def _inject_bad_rows(frame: pd.DataFrame, positions: np.ndarray, rng: np.random.
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> int:
-    """Write ``df`` as CSV with a header and no index, creating parent dirs; return rows written."""
-    target = Path(path)
+    """Write ``df`` as CSV with a header and no index (a local file or an ``s3a://`` object); rows written."""
+    from mlplatform.io import files
+
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        files.write_text(text, df.to_csv(index=False))
+        return len(df)
+    target = Path(text.removeprefix("file://"))
     target.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(target, index=False)
     return len(df)
@@ -201,9 +207,9 @@ def write_demo_landing(
     which other dates are requested; id ranges follow date order so ids never collide across files.
     Returns ``{"training": path, ds: path, ...}``.
     """
-    root = Path(landing_dir)
+    root = str(landing_dir).rstrip("/")  # a folder or an s3a:// prefix
     paths: dict[str, str] = {}
-    training_path = root / "training.csv"
+    training_path = f"{root}/training.csv"
     write_csv(generate_customers(n_training_rows, seed), training_path)
     paths["training"] = str(training_path)
     for index, ds in enumerate(sorted(batch_dates)):
@@ -214,13 +220,13 @@ def write_demo_landing(
             drift=batch_dates[ds],
             id_offset=n_training_rows + index * n_batch_rows,
         )
-        batch_path = root / "batches" / f"{ds}.csv"
+        batch_path = f"{root}/batches/{ds}.csv"
         write_csv(frame, batch_path)
         paths[ds] = str(batch_path)
         arrival = (date.fromisoformat(ds) + timedelta(days=1)).isoformat()
         labels = frame[["customer_id", "churned"]].dropna()
         labels = labels[labels["customer_id"].astype(str).str.strip() != ""]
-        labels_path = root / "labels" / f"{arrival}.csv"
+        labels_path = f"{root}/labels/{arrival}.csv"
         write_csv(labels, labels_path)
         paths[f"labels:{arrival}"] = str(labels_path)
     return paths

@@ -110,8 +110,8 @@ def write_task_demo_landing(
 ) -> dict[str, str]:
     """Training file, scoring batches (True = drifted) and next-day labels for a task demo model."""
     generate, id_col, target = TASK_DEMOS[model]
-    root = Path(landing_dir)
-    paths = {"training": str(root / "training.csv")}
+    root = str(landing_dir).rstrip("/")  # a folder or an s3a:// prefix
+    paths = {"training": f"{root}/training.csv"}
     write_csv(generate(n_training_rows, seed), paths["training"])
     for index, ds in enumerate(sorted(batch_dates)):
         frame = generate(
@@ -120,9 +120,9 @@ def write_task_demo_landing(
             drift=batch_dates[ds],
             id_offset=n_training_rows + index * n_batch_rows,
         )
-        paths[ds] = str(root / "batches" / f"{ds}.csv")
+        paths[ds] = f"{root}/batches/{ds}.csv"
         write_csv(frame.drop(columns=[target]), paths[ds])
         arrival = (date.fromisoformat(ds) + timedelta(days=1)).isoformat()
-        paths[f"labels:{arrival}"] = str(root / "labels" / f"{arrival}.csv")
+        paths[f"labels:{arrival}"] = f"{root}/labels/{arrival}.csv"
         write_csv(frame[[id_col, target]], paths[f"labels:{arrival}"])
     return paths

@@ -104,3 +104,12 @@ def test_a_version_folder_is_complete_only_once_its_manifest_is_written(
     assert artifacts.intact(folder, "manifest.json", expected)
     files.write_bytes(f"{folder}/model.ubj", b"tampered")
     assert not artifacts.intact(folder, "manifest.json", expected)
+
+
+def test_demo_data_lands_in_the_bucket_when_the_root_is_s3(s3_endpoint: str) -> None:
+    from mlplatform.demo.data import write_demo_landing
+
+    written = write_demo_landing("s3a://lake/mlp/landing/churn_demo", 60, 20, {"2026-11-03": False})
+    assert written["training"] == "s3a://lake/mlp/landing/churn_demo/training.csv"
+    assert files.list_files("s3a://lake/mlp/landing/churn_demo") == sorted(written.values())
+    assert files.read_text(written["2026-11-03"]).splitlines()[0].startswith("customer_id,")
