@@ -242,6 +242,8 @@ def runs(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     )
     line = next((x for x in read.stdout.splitlines() if x.startswith("READ_BACK ")), None)
     assert read.returncode == 0 and line, read.stderr[-4000:]
+    # The catalog in the api-server reads the same tables from the bucket (delta-rs, the connection).
+    catalog = _call("GET", f"{stack['url']}/mlplatform/api/models", token=_token(stack))
     timings = {
         "stack_ready_s": round(stack["ready_s"], 1),
         "training_run_s": _seconds(training["run"]),
@@ -253,7 +255,12 @@ def runs(stack) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(timings, indent=2) + "\n")
     print(f"stack timings: {json.dumps(timings)}")
-    return {"training": training, "scoring": scoring, "read": json.loads(line.removeprefix("READ_BACK "))}
+    return {
+        "training": training,
+        "scoring": scoring,
+        "read": json.loads(line.removeprefix("READ_BACK ")),
+        "catalog": catalog,
+    }
 
 
 def _connection_env(env: dict[str, str]) -> dict[str, str]:
@@ -309,6 +316,14 @@ def test_shap_and_drift_reports_and_data_docs_are_in_s3(runs) -> None:  # type: 
     read = runs["read"]
     assert read["shap_report"] and read["drift_report"]
     assert read["data_docs"] and read["data_docs_files"] > 3
+
+
+def test_the_catalog_in_the_api_server_reads_the_bucket(runs) -> None:  # type: ignore[no-untyped-def]
+    status, listing = runs["catalog"]
+    assert status == 200, listing
+    rows = {row["name"]: row for row in listing["models"]}
+    assert rows[MODEL]["champion"] == 1, rows[MODEL]
+    assert str(rows[MODEL]["last_scored"]).startswith(SCORE_DATE), rows[MODEL]
 
 
 def test_the_spark_master_lists_the_runs_applications(runs, stack) -> None:  # type: ignore[no-untyped-def]
